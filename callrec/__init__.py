@@ -1,0 +1,3 @@
+"""callrec: GDPR-minded call recording for Asterisk contact centres."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from callrec.cli import main
+
+raise SystemExit(main())
