@@ -54,6 +54,11 @@ class ServiceConfig:
     notice: str
     recording_retention: Retention
     history_retention: Retention
+    # A service may answer one number per language (e.g. a Swedish line of a Finnish desk).
+    number_languages: Mapping[str, str] = field(default_factory=dict)
+
+    def language_for(self, dialled: str) -> str:
+        return self.number_languages.get(dialled, self.language)
 
 
 @dataclass(frozen=True)
@@ -216,7 +221,7 @@ def _parse_services(reader: _Reader) -> dict[str, ServiceConfig]:
             raise ConfigError(key, "service names may hold only letters, digits, '_', '-', '.'")
         _reject_unknown(table[name], key, {"numbers", "queue", "language", "notice",
                                            "recording_retention", "history_retention"})
-        numbers = reader.numbers(f"{key}.numbers")
+        numbers, number_languages = reader.numbers(f"{key}.numbers")
         for number in numbers:
             if number in owner_of:
                 raise ConfigError(f"{key}.numbers", f"{number} is also a number of "
@@ -225,6 +230,7 @@ def _parse_services(reader: _Reader) -> dict[str, ServiceConfig]:
         services[name] = ServiceConfig(
             name=name,
             numbers=numbers,
+            number_languages=number_languages,
             queue=reader.safe_name(f"{key}.queue"),
             language=reader.choice(f"{key}.language", LANGUAGES, None),
             notice=reader.sound(f"{key}.notice", default="callrec/notice"),
@@ -305,12 +311,21 @@ class _Reader:
             raise ConfigError(key, f"{value!r} is not a sound name like 'callrec/notice'")
         return value
 
-    def numbers(self, key: str) -> tuple[str, ...]:
+    def numbers(self, key: str) -> tuple[tuple[str, ...], dict[str, str]]:
+        """Dialled numbers, each either "0295504000" or {number = "...", language = "sv"}."""
         value = self.get(key)
         if not isinstance(value, list) or not value:
             raise ConfigError(key, "expected a non-empty list of dialled numbers")
-        for number in value:
+        numbers: list[str] = []
+        languages: dict[str, str] = {}
+        for index, entry in enumerate(value):
+            number = entry.get("number") if isinstance(entry, Mapping) else entry
             if not isinstance(number, str) or not _DIALLED.match(number):
                 raise ConfigError(key, f"{number!r} is not a dialled number (digits, "
                                   "optionally a leading '+', as the trunk delivers it)")
-        return tuple(value)
+            if isinstance(entry, Mapping):
+                _reject_unknown(entry, f"{key}[{index}]", {"number", "language"})
+                if "language" in entry:
+                    languages[number] = _Reader(entry).choice("language", LANGUAGES, None)
+            numbers.append(number)
+        return tuple(numbers), languages
