@@ -1,0 +1,114 @@
+"""A minimal FastAGI server for the one dialplan hook ARI cannot replace.
+
+ARI has no queue events, so ``Queue(...,agi://host:port/agent-connected)`` calls us on the
+caller's channel the moment a member picks up. We read the AGI environment, ask for
+MEMBERINTERFACE and MEMBERNAME (queues.conf ``setinterfacevar=yes``), close the
+connection at once (the caller is waiting to be bridged) and report the agent afterwards.
+
+Everything in the AGI environment except the unique id and the request path is ignored:
+caller ids there are untrusted text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+
+AgentReport = Callable[[str, str, str], Coroutine[Any, Any, None]]  # channel id, agent, interface
+
+_MAX_LINE = 8192
+_MAX_ENV_LINES = 200
+_READ_TIMEOUT = 5.0
+
+
+class AgiProtocolError(Exception):
+    pass
+
+
+class AgiServer:
+    def __init__(self, host: str, port: int, on_agent_connected: AgentReport) -> None:
+        self._host = host
+        self._port = port
+        self._report = on_agent_connected
+        self._server: asyncio.Server | None = None
+        self._reports: set[asyncio.Task[None]] = set()
+        self._log = structlog.get_logger("callrec.agi")
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when configured as 0 in tests)."""
+        if self._server is None or not self._server.sockets:
+            return self._port
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self._host, self._port,
+                                                  limit=_MAX_LINE)
+        self._log.info("agi_listening", host=self._host, port=self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._reports:
+            await asyncio.gather(*self._reports, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            env = await asyncio.wait_for(_read_environment(reader), _READ_TIMEOUT)
+            script = urlsplit(env.get("agi_request", "")).path.strip("/")
+            channel_id = env.get("agi_uniqueid", "")
+            if script != "agent-connected" or not channel_id:
+                self._log.warning("agi_unknown_request", script=script[:64])
+                return
+            interface = await _get_variable(reader, writer, "MEMBERINTERFACE")
+            name = await _get_variable(reader, writer, "MEMBERNAME")
+        except (AgiProtocolError, TimeoutError, OSError, ValueError) as exc:
+            self._log.warning("agi_failed", error=str(exc) or type(exc).__name__)
+            return
+        finally:
+            writer.close()
+        if interface:
+            report = self._report(channel_id, name or interface, interface)
+            task: asyncio.Task[None] = asyncio.create_task(report)
+            self._reports.add(task)
+            task.add_done_callback(self._report_done)
+
+    def _report_done(self, task: asyncio.Task[None]) -> None:
+        self._reports.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._log.error("agent_report_failed", error=str(task.exception()))
+
+
+async def _read_environment(reader: asyncio.StreamReader) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for _ in range(_MAX_ENV_LINES):
+        line = (await reader.readline()).decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            return env
+        key, _, value = line.partition(": ")
+        env[key] = value
+    raise AgiProtocolError("AGI environment too long")
+
+
+async def _get_variable(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                        name: str) -> str | None:
+    writer.write(f"GET VARIABLE {name}\n".encode("ascii"))
+    await writer.drain()
+    reply = (await asyncio.wait_for(reader.readline(), _READ_TIMEOUT)).decode("utf-8", "replace")
+    return parse_get_variable(reply)
+
+
+def parse_get_variable(reply: str) -> str | None:
+    """``200 result=1 (value)`` -> value; ``200 result=0`` (unset) -> None."""
+    reply = reply.strip()
+    if not reply.startswith("200 "):
+        raise AgiProtocolError(f"unexpected AGI reply {reply[:80]!r}")
+    if not reply.startswith("200 result=1"):
+        return None
+    start, end = reply.find("("), reply.rfind(")")
+    return reply[start + 1:end] if 0 <= start < end else None

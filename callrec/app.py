@@ -1,0 +1,94 @@
+"""The composition root: every long-lived object of ``callrec serve`` is built here, once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import aiohttp
+import structlog
+
+from callrec.agi import AgiServer
+from callrec.ari.client import AriClient
+from callrec.ari.events import EventStream
+from callrec.ari.telephony import AriTelephony
+from callrec.config import Config
+from callrec.domain.callflow import CallFlow, CallFlowSettings
+from callrec.errors import ConfigError
+from callrec.history_async import ThreadedHistory
+from callrec.recordings import RecordingFiles
+from callrec.service import CallService
+from callrec.storage.db import Database
+from callrec.storage.history_dao import SqlContactHistory
+from callrec.storage.migrate import require_current
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
+                stop: asyncio.Event | None = None) -> int:
+    """Run the ARI application until SIGTERM/SIGINT (or ``stop``); returns an exit status."""
+    log = structlog.get_logger("callrec.serve")
+    if not config.recordings.local_dir.is_dir():
+        raise ConfigError("recordings.local_dir",
+                          f"{config.recordings.local_dir} is not an existing directory")
+    database = Database.open(config.database_url)
+    try:
+        require_current(database)
+        history = ThreadedHistory(SqlContactHistory(database))
+        stop = stop or asyncio.Event()
+        _stop_on_signals(stop)
+        async with aiohttp.ClientSession() as http:
+            client = AriClient(http, config.ari.url, config.ari.username, config.ari.password)
+            telephony = AriTelephony(client, config.ari.app, config.recordings.queue_context,
+                                     config.agi.agent_connected_url, clock)
+            recordings = RecordingFiles(config.recordings.asterisk_dir,
+                                        config.recordings.local_dir)
+            flow = CallFlow(CallFlowSettings(config.service_for_number, config.default_region),
+                            telephony, history, recordings, clock)
+            service = CallService(flow, telephony, history)
+            agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected)
+            events = EventStream(http, client.base_url, client.auth, config.ari.app,
+                                 service.on_event, service.on_connected)
+            await agi.start()
+            log.info("callrec_started", app=config.ari.app, ari=config.ari.url,
+                     services=sorted(config.services))
+            try:
+                return await _run_until_stopped(events, service, stop)
+            finally:
+                await agi.close()
+    finally:
+        database.dispose()
+
+
+async def _run_until_stopped(events: EventStream, service: CallService,
+                             stop: asyncio.Event) -> int:
+    events_task = asyncio.create_task(events.run(), name="ari-events")
+    stop_task = asyncio.create_task(stop.wait(), name="stop")
+    await asyncio.wait({events_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    log = structlog.get_logger("callrec.serve")
+    if events_task.done():
+        stop_task.cancel()
+        await service.stop()
+        events_task.result()  # ApplicationReplaced or a fatal ARI error: raise it
+        return 1
+    log.info("callrec_stopping", active_calls=service.active_calls)
+    await service.drain()
+    events_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await events_task
+    await service.stop()
+    log.info("callrec_stopped")
+    return 0
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)

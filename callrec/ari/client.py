@@ -1,0 +1,121 @@
+"""A thin asyncio client for Asterisk's REST interface (ARI), on aiohttp.
+
+Only what callrec needs, each call a method with the path spelled out once. Every failure
+surfaces as an :class:`~callrec.errors.AriError`; a 404 (the channel is gone, usually because
+the caller hung up) as :class:`~callrec.errors.AriNotFound` so callers can tell it apart.
+
+The aiohttp session is passed in: tests point the client at a fake ARI server on loopback,
+production at Asterisk, with no other seam needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from callrec.errors import AriConnectionError, AriHttpError, AriNotFound
+
+JsonObject = dict[str, Any]
+Params = Mapping[str, str | int]
+
+
+class AriClient:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, username: str,
+                 password: str, *, timeout: float = 10.0) -> None:
+        self._session = session
+        self._base = base_url.rstrip("/") + "/ari"
+        self._auth = aiohttp.BasicAuth(username, password)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    @property
+    def base_url(self) -> str:
+        return self._base
+
+    @property
+    def auth(self) -> aiohttp.BasicAuth:
+        return self._auth
+
+    async def request(self, method: str, path: str, params: Params | None = None) -> Any:
+        """Send one request; return the decoded JSON body, or None for an empty one."""
+        url = self._base + path
+        try:
+            async with self._session.request(method, url, params=params, auth=self._auth,
+                                             timeout=self._timeout) as response:
+                body = await response.text()
+                if response.status == 404:
+                    raise AriNotFound(method, path, response.status, body)
+                if response.status >= 400:
+                    raise AriHttpError(method, path, response.status, body)
+                if not body or response.content_type != "application/json":
+                    return None
+                return await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AriConnectionError(f"ARI {method} {path}: {exc or type(exc).__name__}") from exc
+
+    # --- asterisk -----------------------------------------------------------------------
+
+    async def asterisk_info(self) -> JsonObject:
+        info: JsonObject = await self.request("GET", "/asterisk/info")
+        return info
+
+    # --- channels -----------------------------------------------------------------------
+
+    async def list_channels(self) -> list[JsonObject]:
+        channels: list[JsonObject] = await self.request("GET", "/channels")
+        return channels
+
+    async def get_channel(self, channel_id: str) -> JsonObject | None:
+        try:
+            channel: JsonObject = await self.request("GET", f"/channels/{_seg(channel_id)}")
+        except AriNotFound:
+            return None
+        return channel
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{_seg(channel_id)}/answer")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{_seg(channel_id)}", {"reason": reason})
+
+    async def play(self, channel_id: str, media: str, lang: str, playback_id: str) -> None:
+        await self.request("POST", f"/channels/{_seg(channel_id)}/play/{_seg(playback_id)}",
+                           {"media": media, "lang": lang})
+
+    async def set_variable(self, channel_id: str, name: str, value: str) -> None:
+        await self.request("POST", f"/channels/{_seg(channel_id)}/variable",
+                           {"variable": name, "value": value})
+
+    async def get_variable(self, channel_id: str, name: str) -> str | None:
+        """A channel variable's value, or None when it is unset."""
+        try:
+            reply = await self.request("GET", f"/channels/{_seg(channel_id)}/variable",
+                                       {"variable": name})
+        except AriNotFound:
+            return None
+        value = reply.get("value") if isinstance(reply, dict) else None
+        return value if isinstance(value, str) else None
+
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
+                                   priority: int) -> None:
+        await self.request("POST", f"/channels/{_seg(channel_id)}/continue",
+                           {"context": context, "extension": extension, "priority": priority})
+
+    # --- applications -------------------------------------------------------------------
+
+    async def subscribe(self, app: str, event_source: str) -> None:
+        await self.request("POST", f"/applications/{_seg(app)}/subscription",
+                           {"eventSource": event_source})
+
+    # --- bridges ------------------------------------------------------------------------
+
+    async def list_bridges(self) -> list[JsonObject]:
+        bridges: list[JsonObject] = await self.request("GET", "/bridges")
+        return bridges
+
+
+def _seg(value: str) -> str:
+    """Quote one path segment: ids come from Asterisk, but never trust them to be tidy."""
+    return quote(value, safe="")

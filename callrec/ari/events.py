@@ -1,0 +1,120 @@
+"""The ARI events websocket, kept open forever.
+
+Asterisk never reconnects an inbound ``/ari/events`` socket, and while it is away the
+channels already in Stasis stay there with their events dropped. So this loop reconnects
+with jittered exponential backoff and, after every (re)connection, runs ``on_connected``
+before handing over any event: that is where the app resynchronises with what Asterisk
+did meanwhile.
+
+Events are handed to ``on_event`` one at a time, in order, synchronously: the handler
+must not block (it resolves futures or starts tasks), which keeps event order intact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import structlog
+
+from callrec.errors import AriError
+
+EventHandler = Callable[[dict[str, Any]], None]
+ConnectHook = Callable[[], Awaitable[None]]
+
+
+class ApplicationReplaced(AriError):
+    """Another process registered the same ARI application; this one must stand down."""
+
+
+class AriCredentialsRejected(AriError):
+    """ARI answered 401/403: the configured user or password is wrong."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Full-jitter exponential backoff: a random wait in [0, min(cap, base * 2**attempt)]."""
+
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return rng.uniform(0, min(self.cap, self.base * 2 ** min(attempt, 30)))
+
+
+class EventStream:
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, auth: aiohttp.BasicAuth,
+                 app: str, on_event: EventHandler, on_connected: ConnectHook, *,
+                 backoff: Backoff | None = None, rng: random.Random | None = None) -> None:
+        self._session = session
+        self._url = base_url.rstrip("/") + "/events"
+        self._auth = auth
+        self._app = app
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._backoff = backoff or Backoff()
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
+        self._log = structlog.get_logger("callrec.ari.events")
+        self.connected = asyncio.Event()
+        self.connections = 0
+
+    async def run(self) -> None:
+        """Connect, resync, dispatch; on any break reconnect. Returns only by cancellation,
+        or raises ApplicationReplaced."""
+        attempt = 0
+        while True:
+            try:
+                await self._run_once()
+                attempt = 0  # the socket closed after a good session: retry promptly
+            except ApplicationReplaced:
+                raise
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status in (401, 403):
+                    # Retrying cannot fix a wrong password: say so and stop.
+                    raise AriCredentialsRejected(
+                        f"ARI at {self._url} rejected the credentials (HTTP {exc.status}): "
+                        "check [ari] username/password against ari.conf") from exc
+                self._log.warning("ari_events_refused", status=exc.status, attempt=attempt)
+            except (aiohttp.ClientError, TimeoutError, AriError, OSError) as exc:
+                self._log.warning("ari_events_disconnected", error=str(exc) or type(exc).__name__,
+                                  attempt=attempt)
+            finally:
+                self.connected.clear()
+            await asyncio.sleep(self._backoff.delay(attempt, self._rng))
+            attempt += 1
+
+    async def _run_once(self) -> None:
+        params = {"app": self._app, "subscribeAll": "false"}
+        async with self._session.ws_connect(self._url, params=params, auth=self._auth,
+                                            heartbeat=20.0) as socket:
+            self.connections += 1
+            self._log.info("ari_events_connected", app=self._app, connections=self.connections)
+            await self._on_connected()
+            self.connected.set()
+            async for message in socket:
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    self._dispatch(message.data)
+                elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                    break
+        self._log.warning("ari_events_closed", app=self._app)
+
+    def _dispatch(self, text: str) -> None:
+        try:
+            event = json.loads(text)
+        except ValueError:
+            self._log.error("ari_event_unreadable", size=len(text))
+            return
+        if not isinstance(event, dict):
+            return
+        if event.get("type") == "ApplicationReplaced":
+            raise ApplicationReplaced(f"another process took over the ARI application "
+                                      f"{self._app!r}; this one stops")
+        try:
+            self._on_event(event)
+        except Exception:  # noqa: BLE001 - one bad event must not cost us the socket
+            self._log.exception("ari_event_handler_failed", event_type=event.get("type"))

@@ -1,0 +1,247 @@
+"""The call flow's Telephony port, carried out over ARI.
+
+Per channel we keep one small watch: a future for its hangup and one per notice
+playback. ARI events resolve them; the call flow awaits them. Watches are created when
+the event that introduces a channel is dispatched (StasisStart) or when we adopt a
+channel after a reconnect, so a hangup can never arrive before someone is listening.
+
+Recording uses MixMonitor in the dialplan after ``continue``, not an ARI recording:
+ARI's channel recording hears one direction only and stops when the channel leaves
+Stasis, while MixMonitor mixes both directions and keeps going through the queue wait
+and the agent conversation whether or not callrec is connected at that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from callrec.ari.client import AriClient, JsonObject
+from callrec.domain.ports import CallerGone, Hangup, IncomingCall, LiveChannel, RecordingTarget
+from callrec.errors import AriHttpError, AriNotFound
+
+# StasisStart of a channel callrec itself put into the app (e.g. a snoop or a test
+# originate) carries this first argument; such channels are not callers.
+INTERNAL_ARG = "callrec-internal"
+_GONE_STATUSES = (404, 409, 422)  # gone, or no longer in Stasis: the caller left
+
+
+@dataclass
+class _Watch:
+    hangup: asyncio.Future[Hangup]
+    in_stasis: bool
+    playbacks: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
+
+    def interrupt_playbacks(self) -> None:
+        for done in self.playbacks.values():
+            if not done.done():
+                done.set_result(False)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    asterisk_id: str
+    live: dict[str, LiveChannel]
+
+
+class AriTelephony:
+    def __init__(self, client: AriClient, app: str, queue_context: str, agi_url: str,
+                 clock: Callable[[], datetime]) -> None:
+        self._client = client
+        self._app = app
+        self._queue_context = queue_context
+        self._agi_url = agi_url
+        self._clock = clock
+        self._watches: dict[str, _Watch] = {}
+        self._log = structlog.get_logger("callrec.ari.telephony")
+
+    # --- events -------------------------------------------------------------------------
+
+    def handle_event(self, event: dict[str, Any]) -> IncomingCall | None:
+        """Apply one ARI event; return a call that has just arrived, if this was one."""
+        kind = event.get("type")
+        channel = event.get("channel") if isinstance(event.get("channel"), dict) else None
+        channel_id = str(channel.get("id", "")) if channel else ""
+        if kind == "StasisStart" and channel:
+            return self._stasis_start(event, channel)
+        if kind == "PlaybackFinished":
+            self._playback_finished(event)
+            return None
+        watch = self._watches.get(channel_id)
+        if watch is None:
+            return None
+        if kind == "StasisEnd":
+            watch.in_stasis = False
+            watch.interrupt_playbacks()
+        elif kind == "ChannelHangupRequest":
+            watch.interrupt_playbacks()
+        elif kind == "ChannelDestroyed":
+            watch.interrupt_playbacks()
+            if not watch.hangup.done():
+                watch.hangup.set_result(Hangup(_event_time(event, self._clock)))
+        return None
+
+    def _stasis_start(self, event: dict[str, Any], channel: JsonObject) -> IncomingCall | None:
+        args = event.get("args") or []
+        if args and args[0] == INTERNAL_ARG:
+            return None
+        channel_id = str(channel.get("id", ""))
+        if not channel_id or channel_id in self._watches:
+            return None
+        self._watches[channel_id] = self._new_watch(in_stasis=True)
+        return _incoming(channel, str(event.get("asterisk_id", "")))
+
+    def _playback_finished(self, event: dict[str, Any]) -> None:
+        playback = event.get("playback")
+        playback_id = playback.get("id") if isinstance(playback, dict) else None
+        for watch in self._watches.values():
+            done = watch.playbacks.get(str(playback_id))
+            if done is not None and not done.done():
+                done.set_result(True)
+
+    def _new_watch(self, in_stasis: bool) -> _Watch:
+        return _Watch(asyncio.get_running_loop().create_future(), in_stasis)
+
+    # --- the Telephony port ---------------------------------------------------------------
+
+    async def linkedid(self, channel_id: str) -> str:
+        return await self._gone_is_caller_gone(
+            self._client.get_variable(channel_id, "CHANNEL(linkedid)")) or channel_id
+
+    async def answer(self, channel_id: str) -> None:
+        await self._gone_is_caller_gone(self._client.answer(channel_id))
+
+    async def play_notice(self, channel_id: str, sound: str, language: str) -> bool:
+        watch = self._watches[channel_id]
+        playback_id = uuid.uuid4().hex
+        finished: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        watch.playbacks[playback_id] = finished  # before the request: the event may race it
+        try:
+            await self._client.play(channel_id, f"sound:{sound}", language, playback_id)
+        except AriHttpError as exc:
+            if exc.status not in _GONE_STATUSES:
+                raise
+            return False
+        try:
+            return await finished
+        finally:
+            watch.playbacks.pop(playback_id, None)
+
+    async def send_to_queue(self, channel_id: str, queue: str, recording: RecordingTarget,
+                            language: str) -> None:
+        async def hand_over() -> None:
+            for name, value in (("CALLREC_RECORDING", recording.asterisk_path),
+                                ("CALLREC_QUEUE", queue), ("CALLREC_AGI", self._agi_url),
+                                ("CHANNEL(language)", language)):
+                await self._client.set_variable(channel_id, name, value)
+            # Subscribe before leaving Stasis so the hangup still reaches us afterwards.
+            await self._client.subscribe(self._app, f"channel:{channel_id}")
+            await self._client.continue_in_dialplan(channel_id, self._queue_context, "s", 1)
+
+        await self._gone_is_caller_gone(hand_over())
+
+    async def wait_for_hangup(self, channel_id: str) -> Hangup:
+        return await asyncio.shield(self._watches[channel_id].hangup)
+
+    async def adopt(self, channel_id: str) -> None:
+        watch = self._watches.setdefault(channel_id, self._new_watch(in_stasis=False))
+        try:
+            await self._client.subscribe(self._app, f"channel:{channel_id}")
+        except AriHttpError as exc:
+            if exc.status not in _GONE_STATUSES:
+                raise
+        if await self._client.get_channel(channel_id) is None and not watch.hangup.done():
+            watch.hangup.set_result(Hangup(self._clock(), estimated=True))
+
+    async def current_agent(self, channel_id: str) -> tuple[str, str] | None:
+        interface = await self._client.get_variable(channel_id, "MEMBERINTERFACE")
+        if not interface:
+            return None
+        name = await self._client.get_variable(channel_id, "MEMBERNAME")
+        return (name or interface, interface)
+
+    def release(self, channel_id: str) -> None:
+        """Forget a channel once its call is finalised."""
+        self._watches.pop(channel_id, None)
+
+    def channels_in_notice(self) -> int:
+        return sum(1 for watch in self._watches.values() if watch.in_stasis)
+
+    # --- resynchronisation ----------------------------------------------------------------
+
+    async def resync(self) -> Snapshot:
+        """Reconcile our watches with the channels Asterisk has now (after a reconnect)."""
+        info = await self._client.asterisk_info()
+        asterisk_id = str(info.get("system", {}).get("entity_id", ""))
+        live: dict[str, LiveChannel] = {}
+        for channel in await self._client.list_channels():
+            dialplan = channel.get("dialplan") or {}
+            in_ours = (dialplan.get("app_name") == "Stasis"
+                       and str(dialplan.get("app_data", "")).split(",")[0] == self._app)
+            call = _incoming(channel, asterisk_id)
+            live[call.channel_id] = LiveChannel(call, in_our_stasis=in_ours)
+        for channel_id, watch in self._watches.items():
+            await self._reconcile(channel_id, watch, live.get(channel_id))
+        for channel_id, seen in live.items():
+            # A caller who reached Stasis while we were away: its StasisStart was lost.
+            if seen.in_our_stasis and channel_id not in self._watches:
+                self._watches[channel_id] = self._new_watch(in_stasis=True)
+        return Snapshot(asterisk_id, live)
+
+    async def _reconcile(self, channel_id: str, watch: _Watch, live: LiveChannel | None) -> None:
+        if live is None:
+            watch.interrupt_playbacks()
+            if not watch.hangup.done():
+                watch.hangup.set_result(Hangup(self._clock(), estimated=True))
+            return
+        watch.in_stasis = live.in_our_stasis
+        if not live.in_our_stasis:
+            await self._client.subscribe(self._app, f"channel:{channel_id}")
+        for playback_id, finished in watch.playbacks.items():
+            if finished.done():
+                continue
+            try:
+                await self._client.request("GET", f"/playbacks/{playback_id}")
+            except AriNotFound:
+                finished.set_result(True)  # it ended while we were away; the caller is here
+
+    def is_watched(self, channel_id: str) -> bool:
+        return channel_id in self._watches
+
+    @staticmethod
+    async def _gone_is_caller_gone(step: Any) -> Any:
+        try:
+            return await step
+        except AriHttpError as exc:
+            if exc.status in _GONE_STATUSES:
+                raise CallerGone(str(exc)) from exc
+            raise
+
+
+def _incoming(channel: JsonObject, asterisk_id: str) -> IncomingCall:
+    caller = channel.get("caller") or {}
+    dialplan = channel.get("dialplan") or {}
+    return IncomingCall(
+        channel_id=str(channel.get("id", "")),
+        asterisk_id=asterisk_id,
+        caller_number=caller.get("number") if isinstance(caller.get("number"), str) else None,
+        caller_name=caller.get("name") if isinstance(caller.get("name"), str) else None,
+        dialled=str(dialplan.get("exten", "")),
+    )
+
+
+def _event_time(event: dict[str, Any], clock: Callable[[], datetime]) -> datetime:
+    stamp = event.get("timestamp")
+    if isinstance(stamp, str):
+        try:
+            # Asterisk writes e.g. 2026-11-24T22:10:01.123+0000
+            return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+        except ValueError:
+            pass
+    return clock()

@@ -1,0 +1,169 @@
+"""The life of one recorded call, free of ARI, SQL and file-system details.
+
+    arrive -> row written -> answer -> notice (in the service's language)
+           -> recording starts -> queue -> [agent connects] -> hangup -> row finalised
+
+A caller who hangs up during the notice keeps a row (outcome ``notice_hangup``) but no
+recording: recording starts only once the notice has been heard in full.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from callrec.config import ServiceConfig
+from callrec.domain.history import CallEnd, CallRecord, NewCall, Outcome
+from callrec.domain.ports import (
+    AsyncContactHistory,
+    CallerGone,
+    Hangup,
+    IncomingCall,
+    LiveChannel,
+    RecordingStore,
+    Telephony,
+)
+from callrec.numbers import normalise_caller
+
+Clock = Callable[[], datetime]
+Router = Callable[[str], tuple[ServiceConfig, bool]]
+
+
+@dataclass(frozen=True)
+class CallFlowSettings:
+    route: Router              # dialled number -> (service, was it a configured number)
+    default_region: str        # country for reading national caller numbers
+
+
+def new_call_id() -> str:
+    return uuid.uuid4().hex
+
+
+class CallFlow:
+    def __init__(self, settings: CallFlowSettings, telephony: Telephony,
+                 history: AsyncContactHistory, recordings: RecordingStore, clock: Clock,
+                 new_id: Callable[[], str] = new_call_id) -> None:
+        self._settings = settings
+        self._telephony = telephony
+        self._history = history
+        self._recordings = recordings
+        self._clock = clock
+        self._new_id = new_id
+        self._log = structlog.get_logger("callrec.callflow")
+
+    async def handle_new(self, call: IncomingCall) -> None:
+        """Run one call from its arrival in Stasis to its finalised history row."""
+        record = await self._open_row(call)
+        if record is not None:
+            service, _ = self._settings.route(record.service_number)
+            await self._notice_then_queue(record, service)
+        await self._finish_when_hung_up(record.id if record else None, call.channel_id)
+
+    async def resume(self, record: CallRecord, live: LiveChannel | None) -> None:
+        """Take over a call whose row is unfinished, after callrec restarted or reconnected."""
+        log = self._log.bind(call_id=record.id, channel_id=record.channel_id)
+        if live is None:
+            last_written = (await self._recordings.last_written(record.recording_path)
+                            if record.recording_path else None)
+            log.info("call_ended_while_away")
+            await self._finish(record.id, Hangup(last_written or self._clock(), estimated=True))
+            return
+        if live.in_our_stasis:
+            log.info("call_resumed_in_notice_phase")
+            service, _ = self._settings.route(record.service_number)
+            await self._notice_then_queue(record, service)
+        else:
+            log.info("call_resumed_in_queue")
+            await self._telephony.adopt(record.channel_id)
+            if record.agent is None:
+                await self._learn_agent(record)
+        await self._finish_when_hung_up(record.id, record.channel_id)
+
+    async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:
+        """Queue reported (through its AGI hook) that a member took this caller."""
+        record = await self._history.find_by_channel(channel_id)
+        if record is None:
+            self._log.warning("agent_for_unknown_call", channel_id=channel_id)
+            return
+        await self._history.agent_connected(record.id, agent, interface, self._clock())
+        self._log.info("agent_connected", call_id=record.id, channel_id=channel_id, agent=agent)
+
+    async def _open_row(self, call: IncomingCall) -> CallRecord | None:
+        service, known = self._settings.route(call.dialled)
+        log = self._log.bind(channel_id=call.channel_id)
+        if not known:
+            # The dialled number is the service's, not the caller's: safe to log.
+            log.warning("unknown_service_number", dialled=call.dialled,
+                        routed_to=service.name)
+        try:
+            linkedid = await self._telephony.linkedid(call.channel_id)
+        except CallerGone:
+            linkedid = call.channel_id
+        caller = normalise_caller(call.caller_number, self._settings.default_region)
+        new = NewCall(
+            id=self._new_id(), asterisk_id=call.asterisk_id, channel_id=call.channel_id,
+            linkedid=linkedid, caller_number_raw=caller.raw, caller_number=caller.e164,
+            caller_withheld=caller.withheld, caller_name_raw=call.caller_name,
+            service_number=call.dialled, service=service.name, service_number_known=known,
+            queue=service.queue, language=service.language_for(call.dialled),
+            started_at=self._clock(),
+        )
+        await self._history.open_call(new)
+        log.info("call_started", call_id=new.id, linkedid=linkedid, service=service.name,
+                 withheld=caller.withheld)
+        return await self._history.get(new.id)
+
+    async def _notice_then_queue(self, record: CallRecord, service: ServiceConfig) -> None:
+        channel = record.channel_id
+        try:
+            if not record.notice_completed:
+                await self._telephony.answer(channel)
+                if not await self._telephony.play_notice(channel, service.notice,
+                                                         record.language):
+                    self._log.info("notice_interrupted", call_id=record.id)
+                    return
+            target = self._recordings.target_for(record.id, record.started_at)
+            await self._history.notice_completed(record.id, target.relative_path)
+            await self._telephony.send_to_queue(channel, record.queue, target, record.language)
+            self._log.info("call_queued", call_id=record.id, queue=record.queue)
+        except CallerGone:
+            self._log.info("caller_gone", call_id=record.id)
+
+    async def _learn_agent(self, record: CallRecord) -> None:
+        try:
+            agent = await self._telephony.current_agent(record.channel_id)
+        except CallerGone:
+            return
+        if agent is not None:
+            await self._history.agent_connected(record.id, agent[0], agent[1], self._clock())
+
+    async def _finish_when_hung_up(self, call_id: str | None, channel_id: str) -> None:
+        hangup = await self._telephony.wait_for_hangup(channel_id)
+        if call_id is not None:
+            await self._finish(call_id, hangup)
+
+    async def _finish(self, call_id: str, hangup: Hangup) -> None:
+        record = await self._history.get(call_id)
+        if record is None or record.ended_at is not None:
+            return
+        outcome = outcome_of(record)
+        recording = None
+        if record.recording_path is not None:
+            recording = await self._recordings.finalise(record.recording_path)
+        await self._history.finish_call(call_id, CallEnd(
+            ended_at=hangup.at, outcome=outcome, recording=recording,
+            end_estimated=hangup.estimated))
+        self._log.info("call_ended", call_id=call_id, outcome=outcome.value,
+                       recorded=recording is not None, estimated=hangup.estimated)
+
+
+def outcome_of(record: CallRecord) -> Outcome:
+    if record.agent is not None:
+        return Outcome.ANSWERED
+    if record.notice_completed:
+        return Outcome.ABANDONED
+    return Outcome.NOTICE_HANGUP

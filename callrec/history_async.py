@@ -1,0 +1,36 @@
+"""Runs a synchronous ContactHistory in worker threads, for the asyncio call flow."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from callrec.domain.history import CallEnd, CallRecord, ContactHistory, NewCall
+
+
+class ThreadedHistory:
+    def __init__(self, history: ContactHistory) -> None:
+        self._history = history
+
+    async def open_call(self, call: NewCall) -> None:
+        await asyncio.to_thread(self._history.open_call, call)
+
+    async def notice_completed(self, call_id: str, recording_path: str) -> None:
+        await asyncio.to_thread(self._history.notice_completed, call_id, recording_path)
+
+    async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
+                              at: datetime) -> bool:
+        return await asyncio.to_thread(self._history.agent_connected, call_id, agent,
+                                       agent_interface, at)
+
+    async def finish_call(self, call_id: str, end: CallEnd) -> None:
+        await asyncio.to_thread(self._history.finish_call, call_id, end)
+
+    async def get(self, call_id: str) -> CallRecord | None:
+        return await asyncio.to_thread(self._history.get, call_id)
+
+    async def find_by_channel(self, channel_id: str) -> CallRecord | None:
+        return await asyncio.to_thread(self._history.find_by_channel, channel_id)
+
+    async def unfinished_calls(self, asterisk_id: str) -> list[CallRecord]:
+        return await asyncio.to_thread(self._history.unfinished_calls, asterisk_id)

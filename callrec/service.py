@@ -1,0 +1,92 @@
+"""The running ARI application: events in, one task per call, resync on every connect.
+
+Per-call tasks are owned here (not by a TaskGroup) so that one call failing never takes
+the others down; they are awaited or cancelled when the service stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
+import structlog
+
+from callrec.ari.telephony import AriTelephony
+from callrec.domain.callflow import CallFlow
+from callrec.domain.ports import AsyncContactHistory
+
+DRAIN_SECONDS = 15.0
+
+
+class CallService:
+    def __init__(self, flow: CallFlow, telephony: AriTelephony,
+                 history: AsyncContactHistory) -> None:
+        self._flow = flow
+        self._telephony = telephony
+        self._history = history
+        self._calls: dict[str, asyncio.Task[None]] = {}
+        self._log = structlog.get_logger("callrec.service")
+        self.asterisk_id = ""
+
+    @property
+    def active_calls(self) -> int:
+        return len(self._calls)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """ARI event handler: never blocks, only resolves futures or starts call tasks."""
+        call = self._telephony.handle_event(event)
+        if call is not None:
+            self._start(call.channel_id, self._flow.handle_new(call))
+
+    async def on_connected(self) -> None:
+        """After every (re)connection: take over calls whose events we may have missed."""
+        snapshot = await self._telephony.resync()
+        self.asterisk_id = snapshot.asterisk_id
+        unfinished = await self._history.unfinished_calls(snapshot.asterisk_id)
+        rows_by_channel = {record.channel_id: record for record in unfinished}
+        for channel_id, record in rows_by_channel.items():
+            if channel_id not in self._calls:
+                self._start(channel_id, self._flow.resume(record, snapshot.live.get(channel_id)))
+        for channel_id, live in snapshot.live.items():
+            if (live.in_our_stasis and channel_id not in self._calls
+                    and channel_id not in rows_by_channel):
+                self._start(channel_id, self._flow.handle_new(live.call))
+        self._log.info("resynced", asterisk_id=self.asterisk_id, unfinished=len(unfinished),
+                       live_channels=len(snapshot.live), active_calls=len(self._calls))
+
+    async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:
+        await self._flow.agent_connected(channel_id, agent, interface)
+
+    def _start(self, channel_id: str, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guarded(channel_id, work), name=f"call:{channel_id}")
+        self._calls[channel_id] = task
+
+    async def _guarded(self, channel_id: str, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            with structlog.contextvars.bound_contextvars(channel_id=channel_id):
+                await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a failing call must not stop the others
+            self._log.exception("call_failed", channel_id=channel_id)
+        finally:
+            self._calls.pop(channel_id, None)
+            self._telephony.release(channel_id)
+
+    async def drain(self, seconds: float = DRAIN_SECONDS) -> None:
+        """Before stopping: let callers who are hearing the notice reach the queue."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                while self._telephony.channels_in_notice():  # noqa: ASYNC110 - shutdown only
+                    await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        """Cancel what is left; calls in Asterisk go on and are finalised after a restart."""
+        tasks = list(self._calls.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
