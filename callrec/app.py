@@ -53,7 +53,7 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
                             telephony, history, recordings, clock)
             service = CallService(flow, telephony, history)
             agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected)
-            events = EventStream(http, client.base_url, client.auth, config.ari.app,
+            events = EventStream(http, client.base_url, client.auth_header, config.ari.app,
                                  service.on_event, service.on_connected)
             await agi.start()
             log.info("callrec_started", app=config.ari.app, ari=config.ari.url,

@@ -27,7 +27,7 @@ class AriClient:
                  password: str, *, timeout: float = 10.0) -> None:
         self._session = session
         self._base = base_url.rstrip("/") + "/ari"
-        self._auth = aiohttp.BasicAuth(username, password)
+        self._auth_header = {"Authorization": aiohttp.encode_basic_auth(username, password)}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
     @property
@@ -35,14 +35,14 @@ class AriClient:
         return self._base
 
     @property
-    def auth(self) -> aiohttp.BasicAuth:
-        return self._auth
+    def auth_header(self) -> dict[str, str]:
+        return self._auth_header
 
     async def request(self, method: str, path: str, params: Params | None = None) -> Any:
         """Send one request; return the decoded JSON body, or None for an empty one."""
         url = self._base + path
         try:
-            async with self._session.request(method, url, params=params, auth=self._auth,
+            async with self._session.request(method, url, params=params, headers=self._auth_header,
                                              timeout=self._timeout) as response:
                 body = await response.text()
                 if response.status == 404:

@@ -48,12 +48,12 @@ class Backoff:
 
 
 class EventStream:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, auth: aiohttp.BasicAuth,
+    def __init__(self, session: aiohttp.ClientSession, base_url: str, auth_header: dict[str, str],
                  app: str, on_event: EventHandler, on_connected: ConnectHook, *,
                  backoff: Backoff | None = None, rng: random.Random | None = None) -> None:
         self._session = session
         self._url = base_url.rstrip("/") + "/events"
-        self._auth = auth
+        self._auth_header = auth_header
         self._app = app
         self._on_event = on_event
         self._on_connected = on_connected
@@ -90,7 +90,7 @@ class EventStream:
 
     async def _run_once(self) -> None:
         params = {"app": self._app, "subscribeAll": "false"}
-        async with self._session.ws_connect(self._url, params=params, auth=self._auth,
+        async with self._session.ws_connect(self._url, params=params, headers=self._auth_header,
                                             heartbeat=20.0) as socket:
             self.connections += 1
             self._log.info("ari_events_connected", app=self._app, connections=self.connections)

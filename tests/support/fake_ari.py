@@ -1,0 +1,228 @@
+"""A fake Asterisk REST interface on loopback, for unit tests and fault injection.
+
+It keeps just enough state (channels, variables, playbacks, subscriptions) to drive
+callrec's ARI edge through a call, and lets a test drop the events socket, hang a
+caller up while callrec is away, or replace the application. The real-Asterisk tier
+(tests/integration) is the proof; this is for what Asterisk will not do on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+ASTERISK_ID = "fa:ke:00:00:00:01"
+
+
+@dataclass
+class FakeChannel:
+    id: str
+    number: str
+    name: str
+    dialled: str
+    in_stasis: bool = True
+    answered: bool = False
+    variables: dict[str, str] = field(default_factory=dict)
+    subscribed: bool = False
+    continued_to: tuple[str, str, int] | None = None
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": f"PJSIP/trunk-{self.id}", "state": "Up" if self.answered
+            else "Ring", "caller": {"name": self.name, "number": self.number},
+            "connected": {"name": "", "number": ""}, "accountcode": "",
+            "dialplan": {"context": "callrec-incoming", "exten": self.dialled, "priority": 2,
+                         "app_name": "Stasis" if self.in_stasis else "Queue",
+                         "app_data": "callrec" if self.in_stasis else "servicedesk"},
+            "creationtime": _now(), "language": "en",
+        }
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+class FakeAri:
+    def __init__(self, username: str = "callrec", password: str = "secret",
+                 notice_seconds: float = 0.05) -> None:
+        self.username, self.password = username, password
+        self.notice_seconds = notice_seconds
+        self.channels: dict[str, FakeChannel] = {}
+        self.playbacks: dict[str, str] = {}          # playback id -> channel id
+        self.requests: list[tuple[str, str]] = []
+        self.sockets: list[web.WebSocketResponse] = []
+        self.connections = 0
+        self.app = web.Application(middlewares=[self._auth])
+        self.app.router.add_get("/ari/events", self._events)
+        self.app.router.add_get("/ari/asterisk/info", self._info)
+        self.app.router.add_get("/ari/channels", self._list_channels)
+        self.app.router.add_route("*", "/ari/channels/{id}", self._channel)
+        self.app.router.add_post("/ari/channels/{id}/answer", self._answer)
+        self.app.router.add_post("/ari/channels/{id}/play/{pid}", self._play)
+        self.app.router.add_route("*", "/ari/channels/{id}/variable", self._variable)
+        self.app.router.add_post("/ari/channels/{id}/continue", self._continue)
+        self.app.router.add_post("/ari/applications/{app}/subscription", self._subscribe)
+        self.app.router.add_get("/ari/playbacks/{pid}", self._playback)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self, port: int = 0) -> None:
+        self._runner = web.AppRunner(self.app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.drop_sockets()
+        if self._runner:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- what a test does to Asterisk ---------------------------------------------------
+
+    async def new_caller(self, channel_id: str, number: str, dialled: str, name: str = "",
+                         args: list[str] | None = None) -> FakeChannel:
+        channel = FakeChannel(channel_id, number, name, dialled)
+        self.channels[channel_id] = channel
+        await self.send({"type": "StasisStart", "args": args or [], "channel": channel.json()})
+        return channel
+
+    async def hang_up(self, channel_id: str) -> None:
+        channel = self.channels.pop(channel_id)
+        if channel.in_stasis:
+            await self.send({"type": "ChannelHangupRequest", "channel": channel.json()})
+            await self.send({"type": "StasisEnd", "channel": channel.json()})
+        if channel.in_stasis or channel.subscribed:
+            await self.send({"type": "ChannelDestroyed", "channel": channel.json(),
+                             "cause": 16})
+        for pid in [p for p, c in self.playbacks.items() if c == channel_id]:
+            del self.playbacks[pid]
+
+    async def drop_sockets(self) -> None:
+        for socket in self.sockets:
+            await socket.close(code=WSCloseCode.GOING_AWAY)
+        self.sockets.clear()
+
+    async def send(self, event: dict[str, Any]) -> None:
+        event = {"timestamp": _now(), "asterisk_id": ASTERISK_ID, "application": "callrec",
+                 **event}
+        for socket in list(self.sockets):
+            if not socket.closed:
+                await socket.send_json(event)
+
+    # --- handlers -----------------------------------------------------------------------
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        expected = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            raise web.HTTPUnauthorized()
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    async def _events(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        for old in self.sockets:
+            await old.send_json({"type": "ApplicationReplaced", "application": "callrec"})
+        self.sockets.append(socket)
+        self.connections += 1
+        async for _ in socket:
+            pass
+        if socket in self.sockets:
+            self.sockets.remove(socket)
+        return socket
+
+    async def _info(self, _: web.Request) -> web.Response:
+        return web.json_response({"system": {"entity_id": ASTERISK_ID, "version": "22-fake"}})
+
+    async def _list_channels(self, _: web.Request) -> web.Response:
+        return web.json_response([c.json() for c in self.channels.values()])
+
+    def _find(self, request: web.Request) -> FakeChannel:
+        channel = self.channels.get(request.match_info["id"])
+        if channel is None:
+            raise web.HTTPNotFound(text='{"message": "Channel not found"}')
+        return channel
+
+    async def _channel(self, request: web.Request) -> web.Response:
+        channel = self._find(request)
+        if request.method == "DELETE":
+            await self.hang_up(channel.id)
+            return web.Response(status=204)
+        return web.json_response(channel.json())
+
+    def _in_stasis(self, request: web.Request) -> FakeChannel:
+        channel = self._find(request)
+        if not channel.in_stasis:
+            raise web.HTTPConflict(text='{"message": "Channel not in Stasis application"}')
+        return channel
+
+    async def _answer(self, request: web.Request) -> web.Response:
+        self._in_stasis(request).answered = True
+        return web.Response(status=204)
+
+    async def _play(self, request: web.Request) -> web.Response:
+        channel = self._in_stasis(request)
+        pid = request.match_info["pid"]
+        self.playbacks[pid] = channel.id
+        task = asyncio.create_task(self._finish_playback(pid))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return web.json_response({"id": pid, "media_uri": request.query.get("media"),
+                                  "language": request.query.get("lang"),
+                                  "state": "queued"}, status=201)
+
+    async def _finish_playback(self, pid: str) -> None:
+        await asyncio.sleep(self.notice_seconds)
+        if self.playbacks.pop(pid, None) is not None:
+            await self.send({"type": "PlaybackFinished", "playback": {"id": pid,
+                                                                      "state": "done"}})
+
+    async def _variable(self, request: web.Request) -> web.Response:
+        channel = self._find(request)
+        name = request.query["variable"]
+        if request.method == "POST":
+            channel.variables[name] = request.query.get("value", "")
+            return web.Response(status=204)
+        if name == "CHANNEL(linkedid)":
+            return web.json_response({"value": channel.id})
+        if name not in channel.variables:
+            raise web.HTTPNotFound(text='{"message": "Provided variable was not found"}')
+        return web.json_response({"value": channel.variables[name]})
+
+    async def _continue(self, request: web.Request) -> web.Response:
+        channel = self._in_stasis(request)
+        channel.in_stasis = False
+        channel.continued_to = (request.query["context"], request.query["extension"],
+                                int(request.query["priority"]))
+        await self.send({"type": "StasisEnd", "channel": channel.json()})
+        return web.Response(status=204)
+
+    async def _subscribe(self, request: web.Request) -> web.Response:
+        source = request.query["eventSource"]
+        channel = self.channels.get(source.removeprefix("channel:"))
+        if channel is None:
+            raise web.HTTPUnprocessableEntity(text='{"message": "not found"}')
+        channel.subscribed = True
+        return web.json_response({"name": request.match_info["app"]})
+
+    async def _playback(self, request: web.Request) -> web.Response:
+        if request.match_info["pid"] not in self.playbacks:
+            raise web.HTTPNotFound()
+        return web.json_response({"id": request.match_info["pid"], "state": "playing"})

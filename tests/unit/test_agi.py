@@ -1,0 +1,91 @@
+"""The FastAGI hook: protocol parsing and hostile or broken peers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callrec.agi import AgiProtocolError, AgiServer, parse_get_variable
+
+
+@pytest.mark.parametrize(("reply", "value"), [
+    ("200 result=1 (PJSIP/agent1)\n", "PJSIP/agent1"),
+    ("200 result=1 (Agent (Smith))\n", "Agent (Smith)"),
+    ("200 result=0\n", None),
+])
+def test_get_variable_replies_are_read(reply: str, value: str | None) -> None:
+    assert parse_get_variable(reply) == value
+
+
+def test_an_error_reply_is_a_protocol_error() -> None:
+    with pytest.raises(AgiProtocolError):
+        parse_get_variable("510 Invalid or unknown command\n")
+
+
+async def start_server() -> tuple[AgiServer, list[tuple[str, str, str]]]:
+    reports: list[tuple[str, str, str]] = []
+
+    async def report(channel_id: str, agent: str, interface: str) -> None:
+        reports.append((channel_id, agent, interface))
+
+    server = AgiServer("127.0.0.1", 0, report)
+    await server.start()
+    return server, reports
+
+
+async def talk(port: int, env: bytes, replies: list[bytes]) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(env)
+    asked = b""
+    for reply in replies:
+        asked += await reader.readline()
+        writer.write(reply)
+    await writer.drain()
+    asked += await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return asked
+
+
+async def test_agent_connected_is_reported_with_member_name() -> None:
+    server, reports = await start_server()
+    env = (b"agi_network: yes\nagi_request: agi://127.0.0.1/agent-connected\n"
+           b"agi_uniqueid: 1700.9\nagi_callerid: \"$(reboot)\" <';--\n\n")
+    asked = await talk(server.port, env, [b"200 result=1 (PJSIP/agent1)\n",
+                                          b"200 result=1 (agent1)\n"])
+    await server.close()
+    assert asked == b"GET VARIABLE MEMBERINTERFACE\nGET VARIABLE MEMBERNAME\n"
+    assert reports == [("1700.9", "agent1", "PJSIP/agent1")]
+
+
+async def test_member_without_name_is_reported_by_interface() -> None:
+    server, reports = await start_server()
+    env = b"agi_request: agi://127.0.0.1/agent-connected\nagi_uniqueid: 1700.9\n\n"
+    await talk(server.port, env, [b"200 result=1 (PJSIP/agent1)\n", b"200 result=0\n"])
+    await server.close()
+    assert reports == [("1700.9", "PJSIP/agent1", "PJSIP/agent1")]
+
+
+@pytest.mark.parametrize("env", [
+    b"agi_request: agi://127.0.0.1/format-disk\nagi_uniqueid: 1\n\n",   # unknown script
+    b"agi_request: agi://127.0.0.1/agent-connected\n\n",               # no unique id
+    b"agi_request: agi://127.0.0.1/agent-connected\n" + b"x: y\n" * 300,  # endless env
+    b"agi_request: agi://127.0.0.1/agent-connected\nagi_uniqueid: " + b"9" * 20000 + b"\n\n",
+])
+async def test_bad_requests_are_dropped_without_a_report(env: bytes) -> None:
+    server, reports = await start_server()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(env)
+    await writer.drain()
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    await server.close()
+    assert reports == []
+
+
+async def test_error_reply_from_asterisk_gives_no_report() -> None:
+    server, reports = await start_server()
+    env = b"agi_request: agi://127.0.0.1/agent-connected\nagi_uniqueid: 1\n\n"
+    await talk(server.port, env, [b"520 Invalid command syntax\n"])
+    await server.close()
+    assert reports == []

@@ -1,0 +1,236 @@
+"""callrec serve end to end against a fake ARI: the composition root, reconnects, restarts.
+
+The real-Asterisk tier proves the call path; these inject what Asterisk will not do on
+demand: a socket dropped mid-notice, a hangup while callrec is away, a replaced app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import tomllib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from callrec.app import serve
+from callrec.ari.events import AriCredentialsRejected, ApplicationReplaced
+from callrec.config import Config, parse_config
+from callrec.domain.history import CallRecord, Outcome
+from callrec.storage.db import Database
+from callrec.storage.history_dao import SqlContactHistory
+from callrec.storage.migrate import upgrade
+from tests.support.fake_ari import FakeAri, FakeChannel
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def make_config(tmp_path: Path, ari: FakeAri, password: str = "secret") -> Config:
+    raw = tomllib.loads((ROOT / "callrec.example.toml").read_text())
+    raw["ari"].update(url=ari.url, password=password)
+    raw["agi"]["port"] = free_port()
+    raw["database"]["url"] = f"sqlite:///{tmp_path / 'callrec.db'}"
+    (tmp_path / "rec").mkdir(exist_ok=True)
+    raw["recordings"].update(asterisk_dir="/asterisk/rec", local_dir=str(tmp_path / "rec"))
+    config = parse_config(raw)
+    upgrade(config.database_url)
+    return config
+
+
+async def eventually(check: Callable[[], object], seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def running(config: Config) -> AsyncIterator[asyncio.Task[int]]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(config, stop=stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 20)
+
+
+@pytest.fixture
+async def ari() -> AsyncIterator[FakeAri]:
+    fake = FakeAri()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def rows(config: Config) -> list[CallRecord]:
+    database = Database.open(config.database_url)
+    try:
+        return SqlContactHistory(database).search(limit=100)
+    finally:
+        database.dispose()
+
+
+def write_recording(config: Config, channel: FakeChannel, seconds: float = 2.0) -> Path:
+    relative = channel.variables["CALLREC_RECORDING"].removeprefix("/asterisk/rec/")
+    path = config.recordings.local_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(int(8000 * seconds)) / 8000)
+    soundfile.write(str(path), tone, 8000, subtype="PCM_16")
+    return path
+
+
+async def agi_agent_connected(config: Config, channel_id: str, interface: str,
+                              name: str) -> None:
+    """Play Asterisk's side of Queue's AGI hook, hostile caller id included."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", config.agi.port)
+    env = (f"agi_request: {config.agi.agent_connected_url}\nagi_uniqueid: {channel_id}\n"
+           "agi_callerid: $(reboot)'; DROP TABLE calls; --\n\n")
+    writer.write(env.encode())
+    for value in (interface, name):
+        assert (await reader.readline()).startswith(b"GET VARIABLE ")
+        writer.write(f"200 result=1 ({value})\n".encode())
+    await writer.drain()
+    assert await reader.read() == b""  # callrec hangs up the AGI at once
+    writer.close()
+
+
+async def test_a_call_goes_through_notice_queue_agent_and_hangup(
+        tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari)
+    async with running(config):
+        await eventually(lambda: ari.sockets)
+        channel = await ari.new_caller("1700.1", "0401234567", "0295504001", "Maija")
+        await eventually(lambda: channel.continued_to is not None)
+        assert channel.continued_to == ("callrec-queue", "s", 1)
+        assert channel.variables["CALLREC_QUEUE"] == "switchboard"
+        assert channel.variables["CHANNEL(language)"] == "sv"
+        assert channel.variables["CALLREC_AGI"] == config.agi.agent_connected_url
+        assert channel.subscribed, "hangup must still reach callrec after leaving Stasis"
+        path = write_recording(config, channel)
+        await agi_agent_connected(config, "1700.1", "PJSIP/agent2", "agent2")
+        await eventually(lambda: rows(config)[0].agent == "agent2")
+        await ari.hang_up("1700.1")
+        await eventually(lambda: rows(config)[0].ended_at is not None)
+    (row,) = rows(config)
+    assert (row.outcome, row.caller_number, row.service, row.language) == (
+        Outcome.ANSWERED, "+358401234567", "switchboard", "sv")
+    assert row.recording_bytes == path.stat().st_size and row.recording_seconds == 2.0
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+async def test_events_socket_dropped_mid_notice_the_call_still_reaches_the_queue(
+        tmp_path: Path, ari: FakeAri) -> None:
+    ari.notice_seconds = 0.5
+    config = make_config(tmp_path, ari)
+    async with running(config):
+        await eventually(lambda: ari.sockets)
+        channel = await ari.new_caller("1700.2", "0401234567", "0201234500")
+        await eventually(lambda: ari.playbacks)
+        await ari.drop_sockets()  # the PlaybackFinished event will be lost
+        await eventually(lambda: ari.connections >= 2, seconds=10)
+        await eventually(lambda: channel.continued_to is not None, seconds=10)
+        write_recording(config, channel)
+        await ari.hang_up("1700.2")
+        await eventually(lambda: rows(config)[0].ended_at is not None)
+    (row,) = rows(config)
+    assert row.outcome is Outcome.ABANDONED and row.notice_completed
+
+
+async def test_hangup_while_disconnected_is_finalised_after_reconnect(
+        tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari)
+    async with running(config):
+        await eventually(lambda: ari.sockets)
+        channel = await ari.new_caller("1700.3", "0401234567", "0201234500")
+        await eventually(lambda: channel.continued_to is not None)
+        write_recording(config, channel)
+        await ari.drop_sockets()
+        await ari.hang_up("1700.3")  # nobody hears this ChannelDestroyed
+        await eventually(lambda: ari.connections >= 2, seconds=10)
+        await eventually(lambda: rows(config)[0].ended_at is not None)
+    (row,) = rows(config)
+    assert row.end_estimated and row.outcome is Outcome.ABANDONED
+
+
+async def test_restart_mid_call_adopts_the_channel_and_finalises_it(
+        tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari)
+    async with running(config):
+        await eventually(lambda: ari.sockets)
+        channel = await ari.new_caller("1700.4", "0401234567", "0201234500")
+        await eventually(lambda: channel.continued_to is not None)
+        write_recording(config, channel)
+        channel.variables.update(MEMBERINTERFACE="PJSIP/agent1", MEMBERNAME="agent1")
+    channel.subscribed = False  # a new process has no subscription yet
+    async with running(config):
+        await eventually(lambda: channel.subscribed)
+        await eventually(lambda: rows(config)[0].agent == "agent1")
+        await ari.hang_up("1700.4")
+        await eventually(lambda: rows(config)[0].ended_at is not None)
+    (row,) = rows(config)
+    assert row.outcome is Outcome.ANSWERED and not row.end_estimated
+
+
+async def test_caller_in_stasis_while_callrec_was_down_is_taken_over(
+        tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari)
+    channel = await ari.new_caller("1700.5", "anonymous", "0295504000")  # nobody listening
+    async with running(config):
+        await eventually(lambda: channel.continued_to is not None)
+        write_recording(config, channel)
+        await ari.hang_up("1700.5")
+        await eventually(lambda: rows(config) and rows(config)[0].ended_at is not None)
+    (row,) = rows(config)
+    assert row.caller_withheld and row.caller_number is None and row.service == "switchboard"
+
+
+async def test_channels_callrec_created_itself_are_ignored(tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari)
+    async with running(config):
+        await eventually(lambda: ari.sockets)
+        internal = await ari.new_caller("1700.6", "", "s", args=["callrec-internal"])
+        real = await ari.new_caller("1700.7", "0401234567", "0201234500")
+        await eventually(lambda: real.continued_to is not None)
+        assert not internal.answered and internal.continued_to is None
+    assert [row.channel_id for row in rows(config)] == ["1700.7"]
+
+
+async def test_application_replaced_stops_this_instance(tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari)
+    async with running(config) as task:
+        await eventually(lambda: ari.sockets)
+        await ari.send({"type": "ApplicationReplaced"})
+        with pytest.raises(ApplicationReplaced):
+            await asyncio.wait_for(task, 5)
+
+
+async def test_wrong_ari_password_is_a_clear_fatal_error(tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari, password="wrong")
+    async with running(config) as task:
+        with pytest.raises(AriCredentialsRejected, match="check \\[ari\\] username/password"):
+            await asyncio.wait_for(task, 5)
+
+
+async def test_ari_down_at_start_is_retried_until_it_appears(tmp_path: Path) -> None:
+    port = free_port()
+    late = FakeAri()
+    late.port = port
+    config = make_config(tmp_path, late)
+    async with running(config):
+        await asyncio.sleep(1.0)
+        await late.start(port)
+        try:
+            await eventually(lambda: late.sockets, seconds=15)
+        finally:
+            await late.stop()
