@@ -27,6 +27,16 @@ _SAFE_SOUND = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 _DIALLED = re.compile(r"^\+?[0-9]{2,20}$")
 _RETENTION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|years)\s*$")
 _FOREVER = ("until erased", "forever")
+# The keys each top-level table may hold; [services.*] are checked in _parse_services.
+_SECTION_KEYS = {
+    "ari": {"url", "username", "password", "app"},
+    "agi": {"host", "port"},
+    "database": {"url"},
+    "recordings": {"asterisk_dir", "local_dir", "queue_context"},
+    "numbers": {"default_country", "timezone"},
+    "default": {"service"},
+    "logging": {"level"},
+}
 
 
 @dataclass(frozen=True)
@@ -153,8 +163,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
     """Validate an already-parsed TOML document."""
     reader = _Reader(raw)
-    _reject_unknown(raw, "", {"ari", "agi", "database", "recordings", "numbers",
-                              "services", "default", "logging"})
+    _reject_unknown(raw, "", {*_SECTION_KEYS, "services"})
+    for section, known in _SECTION_KEYS.items():
+        if section in raw:
+            _reject_unknown(raw[section], section, known)
     services = _parse_services(reader)
     default_service = reader.text("default.service", default=next(iter(services), ""))
     if default_service not in services:
@@ -326,6 +338,14 @@ class _Reader:
             if isinstance(entry, Mapping):
                 _reject_unknown(entry, f"{key}[{index}]", {"number", "language"})
                 if "language" in entry:
-                    languages[number] = _Reader(entry).choice("language", LANGUAGES, None)
+                    languages[number] = _entry_language(entry, f"{key}[{index}]")
             numbers.append(number)
         return tuple(numbers), languages
+
+
+def _entry_language(entry: Mapping[str, Any], key: str) -> str:
+    try:
+        return _Reader(entry).choice("language", LANGUAGES, None)
+    except ConfigError as exc:
+        # The entry's own reader only knows "language"; name the full key.
+        raise ConfigError(f"{key}.{exc.key}", exc.problem) from None

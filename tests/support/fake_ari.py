@@ -55,6 +55,7 @@ class FakeAri:
         self.channels: dict[str, FakeChannel] = {}
         self.playbacks: dict[str, str] = {}          # playback id -> channel id
         self.requests: list[tuple[str, str]] = []
+        self.queries: list[tuple[str, str, frozenset[str]]] = []  # method, path, query keys
         self.sockets: list[web.WebSocketResponse] = []
         self.connections = 0
         self.app = web.Application(middlewares=[self._auth])
@@ -129,6 +130,7 @@ class FakeAri:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        self.queries.append((request.method, request.path, frozenset(request.query)))
         expected = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
             raise web.HTTPUnauthorized()
