@@ -18,7 +18,7 @@ import pytest
 import soundfile
 
 from callrec.app import serve
-from callrec.ari.events import AriCredentialsRejected, ApplicationReplaced
+from callrec.ari.events import ApplicationReplaced, AriCredentialsRejected
 from callrec.config import Config, parse_config
 from callrec.domain.history import CallRecord, Outcome
 from callrec.storage.db import Database
