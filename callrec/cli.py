@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from callrec import __version__
-from callrec.commands import calls, db, lab, serve
+from callrec.commands import calls, db, demo, lab, serve
 from callrec.errors import CallrecError
 
-COMMAND_MODULES = (serve, calls, db, lab)
+COMMAND_MODULES = (serve, calls, db, lab, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""Tests against the real Asterisk lab (marked ``asterisk``; they fail, never skip)."""

@@ -1,0 +1,217 @@
+"""The recorded call path on a real Asterisk 22 with real SIP peers (SIPp).
+
+callrec runs as an admin would run it (``callrec --config FILE serve``). Callers stream
+440 Hz; agent1 (servicedesk queue) answers with 1000 Hz, agent2 (switchboard) with
+1500 Hz, so the recording's spectrum tells whether both directions were kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import soundfile
+
+from callrec.domain.history import CallRecord, Outcome
+from callrec.lab.asterisk import AsteriskLab
+from callrec.lab.callrec_process import CallrecProcess, lab_config_text
+from callrec.lab.sipp import place_call, start_call
+from callrec.storage.db import Database
+from callrec.storage.history_dao import SqlContactHistory
+from callrec.storage.migrate import upgrade
+from tests.integration.conftest import PROJECT_DIR, Agents
+from tests.support.audio import assert_tones
+
+CALLER_HZ, AGENT1_HZ, AGENT2_HZ, NOBODY_HZ = 440.0, 1000.0, 1500.0, 2500.0
+TALK = 4.0
+
+
+def notice_seconds(language: str) -> float:
+    path = PROJECT_DIR / "sounds" / language / "callrec" / "notice.wav"
+    return float(soundfile.info(str(path)).duration)
+
+
+class Callrec:
+    """A running callrec against the lab, and a view of its contact history."""
+
+    def __init__(self, lab: AsteriskLab, workdir: Path, database_url: str) -> None:
+        self.lab = lab
+        self.workdir = workdir
+        self.config_path = workdir / "callrec.toml"
+        self.config_path.write_text(lab_config_text(PROJECT_DIR / "callrec.example.toml",
+                                                    lab, database_url))
+        self.database_url = database_url
+        upgrade(database_url)
+        self.process = CallrecProcess(self.config_path, workdir / "callrec.log", lab)
+        self.since = datetime.now(UTC)
+
+    def rows(self) -> list[CallRecord]:
+        database = Database.open(self.database_url)
+        try:
+            return SqlContactHistory(database).search(since=self.since, limit=50)
+        finally:
+            database.dispose()
+
+    def wait_for(self, check: Callable[[list[CallRecord]], bool], what: str,
+                 timeout: float = 30.0) -> list[CallRecord]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.rows()
+            if check(rows):
+                return rows
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; rows: {self.rows()}\n"
+                             f"callrec log:\n{self.process.log_tail()}")
+
+    def one_finished_row(self) -> CallRecord:
+        rows = self.wait_for(lambda rows: len(rows) == 1 and rows[0].ended_at is not None,
+                             "one finished contact-history row")
+        return rows[0]
+
+    def recording(self, row: CallRecord) -> Path:
+        assert row.recording_path is not None, row
+        return self.lab.recordings_host_dir / row.recording_path
+
+
+@pytest.fixture
+def start_callrec(lab: AsteriskLab, tmp_path: Path) -> Iterator[Callable[[str], Callrec]]:
+    started: list[Callrec] = []
+
+    def start(database_url: str) -> Callrec:
+        running = Callrec(lab, tmp_path, database_url)
+        running.process.start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.process.stop()
+
+
+@pytest.fixture
+def callrec(start_callrec: Callable[[str], Callrec], database_url: str) -> Callrec:
+    """callrec on each database backend (SQLite file, real PostgreSQL)."""
+    return start_callrec(database_url)
+
+
+@pytest.fixture
+def callrec_sqlite(start_callrec: Callable[[str], Callrec], tmp_path: Path) -> Callrec:
+    return start_callrec(f"sqlite:///{tmp_path / 'state' / 'callrec.db'}")
+
+
+def call(dialled: str, number: str, name: str | None, seconds: float, workdir: Path) -> None:
+    result = place_call(dialled, number, name, CALLER_HZ, seconds, workdir=workdir,
+                        timeout=seconds + 30)
+    assert result.message is None, result.message
+
+
+def test_answered_call_keeps_both_directions_and_a_complete_row(
+        callrec: Callrec, agents: Agents, tmp_path: Path) -> None:
+    call("0201234500", "0401234567", "Matti Meikäläinen", notice_seconds("fi") + 1 + TALK,
+         tmp_path / "sipp")
+    row = callrec.one_finished_row()
+
+    assert (row.caller_number, row.caller_number_raw, row.caller_name_raw) == (
+        "+358401234567", "0401234567", "Matti Meikäläinen")
+    assert (row.service_number, row.service, row.queue, row.language) == (
+        "0201234500", "servicedesk", "servicedesk", "fi")
+    assert (row.outcome, row.agent, row.agent_interface) == (Outcome.ANSWERED, "agent1",
+                                                             "PJSIP/agent1")
+    assert row.notice_completed and not row.end_estimated
+    assert row.started_at < row.answered_at < row.ended_at  # type: ignore[operator]
+    assert row.linkedid and row.channel_id and row.asterisk_id
+
+    path = callrec.recording(row)
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/[0-9a-f]{32}\.wav", row.recording_path or "")
+    assert row.recording_bytes == path.stat().st_size
+    assert row.recording_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert row.recording_seconds == pytest.approx(soundfile.info(str(path)).duration, abs=0.01)
+    assert TALK - 1 < (row.recording_seconds or 0) < TALK + 4
+    assert_tones(path, present=[CALLER_HZ, AGENT1_HZ], absent=[AGENT2_HZ, NOBODY_HZ])
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert callrec.lab.recordings_host_dir.stat().st_mode & 0o007 == 0, "others kept out"
+    assert agents.agent1.calls_answered == 1 and agents.agent2.calls_answered == 0
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "callrec", "--config", str(callrec.config_path), "calls",
+         "--json", "--number", "+358 40 123 4567"],
+        capture_output=True, text=True, check=True, env={**os.environ})
+    (item,) = [entry for entry in json.loads(listed.stdout) if entry["id"] == row.id]
+    assert item["recording_sha256"] == row.recording_sha256
+    assert (item["caller_number"], item["agent"], item["outcome"]) == (
+        "+358401234567", "agent1", "answered")
+
+
+def test_hangup_during_the_notice_leaves_a_row_and_no_recording(
+        callrec_sqlite: Callrec, agents: Agents, tmp_path: Path) -> None:
+    call("0201234500", "0401234567", None, 2.0, tmp_path / "sipp")
+    row = callrec_sqlite.one_finished_row()
+    assert row.outcome is Outcome.NOTICE_HANGUP and not row.notice_completed
+    assert row.recording_path is None and row.recording_bytes is None
+    assert not list(callrec_sqlite.lab.recordings_host_dir.rglob(f"{row.id}*"))
+    assert agents.agent1.calls_answered == 0
+
+
+def test_second_service_number_reaches_its_queue_in_its_language(
+        callrec_sqlite: Callrec, agents: Agents, tmp_path: Path, lab: AsteriskLab) -> None:
+    log_start = lab.messages_log.stat().st_size
+    call("0295504001", "+358501112233", "Sven", notice_seconds("sv") + 1 + TALK,
+         tmp_path / "sipp")
+    row = callrec_sqlite.one_finished_row()
+    assert (row.service, row.queue, row.language, row.agent) == (
+        "switchboard", "switchboard", "sv", "agent2")
+    assert_tones(callrec_sqlite.recording(row), present=[CALLER_HZ, AGENT2_HZ],
+                 absent=[AGENT1_HZ, NOBODY_HZ])
+    with lab.messages_log.open("rb") as log:
+        log.seek(log_start)
+        played = log.read().decode("utf-8", "replace")
+    assert re.search(r"Playing 'callrec/notice\.\w+' \(language 'sv'\)", played), played[-2000:]
+
+
+def test_withheld_caller_on_an_unknown_number_goes_to_the_default_service(
+        callrec_sqlite: Callrec, agents: Agents, tmp_path: Path) -> None:
+    call("0999888777", "anonymous", None, notice_seconds("fi") + 1 + TALK, tmp_path / "sipp")
+    row = callrec_sqlite.one_finished_row()
+    assert row.caller_withheld and row.caller_number is None
+    assert (row.service_number, row.service, row.service_number_known) == (
+        "0999888777", "servicedesk", False)
+    assert row.outcome is Outcome.ANSWERED and row.agent == "agent1"
+
+
+def test_caller_giving_up_in_the_queue_is_abandoned_and_recorded(
+        callrec_sqlite: Callrec, lab: AsteriskLab, tmp_path: Path) -> None:
+    # No agents' phones run: the queue rings nobody who answers.
+    call("0201234500", "0401234567", None, notice_seconds("fi") + 3, tmp_path / "sipp")
+    row = callrec_sqlite.one_finished_row()
+    assert row.outcome is Outcome.ABANDONED and row.agent is None and row.notice_completed
+    assert_tones(callrec_sqlite.recording(row), present=[CALLER_HZ],
+                 absent=[AGENT1_HZ, AGENT2_HZ])
+
+
+def test_callrec_killed_mid_call_the_call_goes_on_and_the_row_is_finalised(
+        callrec_sqlite: Callrec, agents: Agents, tmp_path: Path) -> None:
+    handle = start_call("0201234500", "0401234567", None, CALLER_HZ,
+                        notice_seconds("fi") + 1 + 12, workdir=tmp_path / "sipp",
+                        timeout=60)
+    callrec_sqlite.wait_for(lambda rows: bool(rows) and rows[0].agent is not None,
+                            "the agent to answer")
+    callrec_sqlite.process.kill()  # a crash: no drain, no goodbye
+    time.sleep(2)
+    callrec_sqlite.process.start()
+    result = handle.wait()
+    assert result.message is None, result.message  # the call itself was not disturbed
+    row = callrec_sqlite.one_finished_row()
+    assert row.outcome is Outcome.ANSWERED and row.agent == "agent1"
+    assert not row.end_estimated, "callrec was back before the hangup: the end is exact"
+    assert_tones(callrec_sqlite.recording(row), present=[CALLER_HZ, AGENT1_HZ],
+                 absent=[AGENT2_HZ, NOBODY_HZ])
+    assert (row.recording_seconds or 0) > 10
