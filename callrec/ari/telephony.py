@@ -36,6 +36,10 @@ _GONE_STATUSES = (404, 409, 422)  # gone, or no longer in Stasis: the caller lef
 class _Watch:
     hangup: asyncio.Future[Hangup]
     in_stasis: bool
+    # Set before ``continue``: from then on the channel's end is its ChannelDestroyed,
+    # which our explicit subscription delivers. Before it, StasisEnd is the end: Asterisk
+    # stops telling an app about a channel that left Stasis without a subscription.
+    handed_over: bool = False
     playbacks: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
 
     def interrupt_playbacks(self) -> None:
@@ -79,6 +83,8 @@ class AriTelephony:
         if kind == "StasisEnd":
             watch.in_stasis = False
             watch.interrupt_playbacks()
+            if not watch.handed_over and not watch.hangup.done():
+                watch.hangup.set_result(Hangup(_event_time(event, self._clock)))
         elif kind == "ChannelHangupRequest":
             watch.interrupt_playbacks()
         elif kind == "ChannelDestroyed":
@@ -142,6 +148,7 @@ class AriTelephony:
                 await self._client.set_variable(channel_id, name, value)
             # Subscribe before leaving Stasis so the hangup still reaches us afterwards.
             await self._client.subscribe(self._app, f"channel:{channel_id}")
+            self._watches[channel_id].handed_over = True
             await self._client.continue_in_dialplan(channel_id, self._queue_context, "s", 1)
 
         await self._gone_is_caller_gone(hand_over())
@@ -151,6 +158,7 @@ class AriTelephony:
 
     async def adopt(self, channel_id: str) -> None:
         watch = self._watches.setdefault(channel_id, self._new_watch(in_stasis=False))
+        watch.handed_over = True
         try:
             await self._client.subscribe(self._app, f"channel:{channel_id}")
         except AriHttpError as exc:
@@ -202,6 +210,7 @@ class AriTelephony:
             return
         watch.in_stasis = live.in_our_stasis
         if not live.in_our_stasis:
+            watch.handed_over = True
             await self._client.subscribe(self._app, f"channel:{channel_id}")
         for playback_id, finished in watch.playbacks.items():
             if finished.done():

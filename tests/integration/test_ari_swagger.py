@@ -22,7 +22,7 @@ def swagger_operations(rest_api: Path) -> dict[tuple[str, str], set[str]]:
     for file in sorted(rest_api.glob("*.json")):
         for api in json.loads(file.read_text())["apis"]:
             pattern = "^/ari" + re.sub(r"\{[^}]+\}", "[^/]+", api["path"]) + "$"
-            for operation in api["operations"]:
+            for operation in api.get("operations", []):  # resources.json is the index
                 names = {p["name"] for p in operation.get("parameters", [])
                          if p["paramType"] == "query"}
                 operations[(operation["httpMethod"], pattern)] = names

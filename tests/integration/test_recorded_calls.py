@@ -7,6 +7,7 @@ callrec runs as an admin would run it (``callrec --config FILE serve``). Callers
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -215,3 +217,54 @@ def test_callrec_killed_mid_call_the_call_goes_on_and_the_row_is_finalised(
     assert_tones(callrec_sqlite.recording(row), present=[CALLER_HZ, AGENT1_HZ],
                  absent=[AGENT2_HZ, NOBODY_HZ])
     assert (row.recording_seconds or 0) > 10
+
+
+HOSTILE = [
+    ("$(reboot)", "Robert'); DROP TABLE calls;--"),
+    ("0401234567;rm -rf /", "`id` $(id) ${EXTEN}"),
+    ("'; DROP TABLE calls; --", "Пётр Чайковский 李小龍 محمد"),
+    ("9" * 300, "x" * 300),
+    ("+358401234567\"<sip:evil@127.0.0.1>", "\"quoted\" \\back\\slash"),
+]
+
+
+def ari_caller_ids(lab: AsteriskLab) -> list[tuple[str, str]]:
+    token = base64.b64encode(f"{lab.ari_username}:{lab.ari_password}".encode()).decode()
+    request = urllib.request.Request(f"{lab.ari_url}/ari/channels",
+                                     headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return [(c["caller"]["number"], c["caller"]["name"]) for c in json.load(response)]
+
+
+@pytest.mark.parametrize(("number", "name"), HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_caller_ids_reach_the_database_intact_and_nothing_else(
+        callrec_sqlite: Callrec, lab: AsteriskLab, tmp_path: Path, number: str,
+        name: str) -> None:
+    log_start = lab.messages_log.stat().st_size
+    handle = start_call("0201234500", number, name, CALLER_HZ, 3.0,
+                        workdir=tmp_path / "sipp", timeout=30)
+    deadline, seen = time.monotonic() + 5, []
+    while not seen and time.monotonic() < deadline:
+        seen = ari_caller_ids(lab)
+        time.sleep(0.1)
+    assert handle.wait().message is None
+    row = callrec_sqlite.one_finished_row()
+
+    (delivered,) = seen  # what Asterisk itself made of the SIP From header
+    assert (row.caller_number_raw, row.caller_name_raw) == delivered
+    # Asterisk itself cuts a caller number at ';' and at 80 characters, and hands a quoted
+    # display name over with its backslash escapes. What it delivers is what is stored.
+    assert row.caller_number_raw and number.startswith(row.caller_number_raw)
+    if len(name.encode()) < 200 and '"' not in name:
+        assert row.caller_name_raw == name
+    assert row.outcome is Outcome.NOTICE_HANGUP
+    assert row.caller_number in (None, "+358401234567")
+    for path in lab.recordings_host_dir.rglob("*"):
+        assert path.is_dir() or re.fullmatch(r"[0-9a-f]{32}\.wav|[0-9.]+\.wav", path.name)
+    with lab.messages_log.open("rb") as log:
+        log.seek(log_start)
+        executed = [line for line in log.read().decode("utf-8", "replace").splitlines()
+                    if "Executing [" in line]
+    assert executed, "the dialplan ran"
+    for line in executed:
+        assert number not in line and (len(name) < 3 or name not in line), line

@@ -107,7 +107,8 @@ class FakeAri:
         if channel.in_stasis:
             await self.send({"type": "ChannelHangupRequest", "channel": channel.json()})
             await self.send({"type": "StasisEnd", "channel": channel.json()})
-        if channel.in_stasis or channel.subscribed:
+        # As Asterisk does: once StasisEnd is out, only a subscription hears the rest.
+        if channel.subscribed:
             await self.send({"type": "ChannelDestroyed", "channel": channel.json(),
                              "cause": 16})
         for pid in [p for p, c in self.playbacks.items() if c == channel_id]:

@@ -129,6 +129,20 @@ async def test_a_call_goes_through_notice_queue_agent_and_hangup(
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+async def test_hangup_during_the_notice_ends_the_call_at_stasis_end(
+        tmp_path: Path, ari: FakeAri) -> None:
+    ari.notice_seconds = 5.0
+    config = make_config(tmp_path, ari)
+    async with running(config):
+        await eventually(lambda: ari.sockets)
+        await ari.new_caller("1700.8", "0401234567", "0201234500")
+        await eventually(lambda: ari.playbacks)
+        await ari.hang_up("1700.8")  # Asterisk sends no ChannelDestroyed after StasisEnd
+        await eventually(lambda: rows(config)[0].ended_at is not None)
+    (row,) = rows(config)
+    assert row.outcome is Outcome.NOTICE_HANGUP and row.recording_path is None
+
+
 async def test_events_socket_dropped_mid_notice_the_call_still_reaches_the_queue(
         tmp_path: Path, ari: FakeAri) -> None:
     ari.notice_seconds = 0.5
