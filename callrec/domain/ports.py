@@ -96,3 +96,8 @@ class RecordingStore(Protocol):
     async def discard(self, relative_path: str) -> None: ...
 
     async def last_written(self, relative_path: str) -> datetime | None: ...
+
+
+class Objections(Protocol):
+    async def has_objected(self, e164: str) -> bool:
+        """Whether this caller objected (GDPR art. 21) to the processing of their calls."""
