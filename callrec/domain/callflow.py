@@ -27,6 +27,7 @@ from callrec.domain.ports import (
     RecordingStore,
     Telephony,
 )
+from callrec.errors import StorageError
 from callrec.numbers import normalise_caller
 
 Clock = Callable[[], datetime]
@@ -58,30 +59,27 @@ class CallFlow:
     async def handle_new(self, call: IncomingCall) -> None:
         """Run one call from its arrival in Stasis to its finalised history row."""
         record = await self._open_row(call)
-        if record is not None:
-            service, _ = self._settings.route(record.service_number)
-            await self._notice_then_queue(record, service)
-        await self._finish_when_hung_up(record.id if record else None, call.channel_id)
+        service, _ = self._settings.route(record.service_number)
+        await self._notice_then_queue(record, service)
+        await self._finish_when_hung_up(record)
 
     async def resume(self, record: CallRecord, live: LiveChannel | None) -> None:
         """Take over a call whose row is unfinished, after callrec restarted or reconnected."""
-        log = self._log.bind(call_id=record.id, channel_id=record.channel_id)
+        _bind_ids(record)
         if live is None:
-            last_written = (await self._recordings.last_written(record.recording_path)
-                            if record.recording_path else None)
-            log.info("call_ended_while_away")
-            await self._finish(record.id, Hangup(last_written or self._clock(), estimated=True))
+            self._log.info("call_ended_while_away")
+            await self._finish(record.id, Hangup(self._clock(), estimated=True))
             return
         if live.in_our_stasis:
-            log.info("call_resumed_in_notice_phase")
+            self._log.info("call_resumed_in_notice_phase")
             service, _ = self._settings.route(record.service_number)
             await self._notice_then_queue(record, service)
         else:
-            log.info("call_resumed_in_queue")
+            self._log.info("call_resumed_in_queue")
             await self._telephony.adopt(record.channel_id)
             if record.agent is None:
                 await self._learn_agent(record)
-        await self._finish_when_hung_up(record.id, record.channel_id)
+        await self._finish_when_hung_up(record)
 
     async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:
         """Queue reported (through its AGI hook) that a member took this caller."""
@@ -92,7 +90,7 @@ class CallFlow:
         await self._history.agent_connected(record.id, agent, interface, self._clock())
         self._log.info("agent_connected", call_id=record.id, channel_id=channel_id, agent=agent)
 
-    async def _open_row(self, call: IncomingCall) -> CallRecord | None:
+    async def _open_row(self, call: IncomingCall) -> CallRecord:
         service, known = self._settings.route(call.dialled)
         log = self._log.bind(channel_id=call.channel_id)
         if not known:
@@ -113,9 +111,12 @@ class CallFlow:
             started_at=self._clock(),
         )
         await self._history.open_call(new)
-        log.info("call_started", call_id=new.id, linkedid=linkedid, service=service.name,
-                 withheld=caller.withheld)
-        return await self._history.get(new.id)
+        record = await self._history.get(new.id)
+        if record is None:
+            raise StorageError(f"the row of call {new.id} vanished right after it was written")
+        _bind_ids(record)
+        log.info("call_started", service=service.name, withheld=caller.withheld)
+        return record
 
     async def _notice_then_queue(self, record: CallRecord, service: ServiceConfig) -> None:
         channel = record.channel_id
@@ -124,14 +125,14 @@ class CallFlow:
                 await self._telephony.answer(channel)
                 if not await self._telephony.play_notice(channel, service.notice,
                                                          record.language):
-                    self._log.info("notice_interrupted", call_id=record.id)
+                    self._log.info("notice_interrupted")
                     return
             target = self._recordings.target_for(record.id, record.started_at)
             await self._history.notice_completed(record.id, target.relative_path)
             await self._telephony.send_to_queue(channel, record.queue, target, record.language)
-            self._log.info("call_queued", call_id=record.id, queue=record.queue)
+            self._log.info("call_queued", queue=record.queue)
         except CallerGone:
-            self._log.info("caller_gone", call_id=record.id)
+            self._log.info("caller_gone")
 
     async def _learn_agent(self, record: CallRecord) -> None:
         try:
@@ -141,10 +142,9 @@ class CallFlow:
         if agent is not None:
             await self._history.agent_connected(record.id, agent[0], agent[1], self._clock())
 
-    async def _finish_when_hung_up(self, call_id: str | None, channel_id: str) -> None:
-        hangup = await self._telephony.wait_for_hangup(channel_id)
-        if call_id is not None:
-            await self._finish(call_id, hangup)
+    async def _finish_when_hung_up(self, record: CallRecord) -> None:
+        hangup = await self._telephony.wait_for_hangup(record.channel_id)
+        await self._finish(record.id, hangup)
 
     async def _finish(self, call_id: str, hangup: Hangup) -> None:
         record = await self._history.get(call_id)
@@ -154,11 +154,22 @@ class CallFlow:
         recording = None
         if record.recording_path is not None:
             recording = await self._recordings.finalise(record.recording_path)
+            if hangup.estimated:
+                # The file stopped growing when the call ended: a better guess than now.
+                written = await self._recordings.last_written(record.recording_path)
+                hangup = Hangup(written or hangup.at, estimated=True)
         await self._history.finish_call(call_id, CallEnd(
             ended_at=hangup.at, outcome=outcome, recording=recording,
             end_estimated=hangup.estimated))
-        self._log.info("call_ended", call_id=call_id, outcome=outcome.value,
+        self._log.info("call_ended", outcome=outcome.value,
                        recorded=recording is not None, estimated=hangup.estimated)
+
+
+def _bind_ids(record: CallRecord) -> None:
+    # Each call runs in its own task, with its own copy of the context: these ids then
+    # travel with every log line of this call and of no other.
+    structlog.contextvars.bind_contextvars(call_id=record.id, channel_id=record.channel_id,
+                                           linkedid=record.linkedid)
 
 
 def outcome_of(record: CallRecord) -> Outcome:
