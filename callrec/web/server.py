@@ -1,0 +1,96 @@
+"""The composition root of ``callrec web``: everything it uses is built here, once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from aiohttp import web
+
+from callrec.access.credentials import Passwords
+from callrec.access.grants import Grants
+from callrec.access.roles import ObjectionCheck
+from callrec.config import Config
+from callrec.recordings import RecordingFiles
+from callrec.storage.access_log_dao import SqlAccessLog
+from callrec.storage.credentials_dao import SqlCredentials
+from callrec.storage.db import Database
+from callrec.storage.migrate import require_current
+from callrec.storage.rights_dao import SqlRights
+from callrec.storage.scoped_calls_dao import ScopedCalls
+from callrec.storage.users_dao import SqlUsers
+from callrec.web.app import build_app
+from callrec.web.context import WebContext, WebSettings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def settings_from(config: Config) -> WebSettings:
+    web_config = config.web
+    return WebSettings(
+        session_lifetime=timedelta(minutes=web_config.session_minutes),
+        cookie_secure=web_config.cookie_secure,
+        lockout_failures=web_config.lockout_failures,
+        lockout_window=timedelta(minutes=web_config.lockout_minutes),
+        failed_login_delay=web_config.failed_login_delay_ms / 1000,
+        default_region=config.default_region,
+        timezone=config.timezone,
+        services=tuple(sorted(config.services)),
+        queues=tuple(sorted({service.queue for service in config.services.values()})),
+    )
+
+
+def build_context(config: Config, database: Database, *,
+                  has_objected: ObjectionCheck | None = None,
+                  passwords: Passwords | None = None,
+                  clock: Callable[[], datetime] = utc_now) -> WebContext:
+    return WebContext(
+        settings=settings_from(config),
+        users=SqlUsers(database),
+        credentials=SqlCredentials(database),
+        calls=ScopedCalls(database, has_objected or objection_check(database)),
+        access_log=SqlAccessLog(database),
+        recordings=RecordingFiles(config.recordings.asterisk_dir, config.recordings.local_dir),
+        passwords=passwords or Passwords(),
+        grants=Grants(clock),
+        clock=clock,
+    )
+
+
+def objection_check(database: Database) -> ObjectionCheck:
+    """The rights register's objections (GDPR art. 21), as the scope check needs them."""
+    return SqlRights(database).has_objected
+
+
+async def serve_web(config: Config, *, stop: asyncio.Event | None = None,
+                    port: int | None = None) -> int:
+    """Serve until SIGTERM/SIGINT (or ``stop``); returns an exit status."""
+    log = structlog.get_logger("callrec.web")
+    database = Database.open(config.database_url)
+    try:
+        require_current(database)
+        app = build_app(build_context(config, database))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, config.web.host, port or config.web.port)
+        await site.start()
+        log.info("web_started", host=config.web.host, port=port or config.web.port)
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+            log.info("web_stopped")
+        return 0
+    finally:
+        database.dispose()

@@ -1,0 +1,83 @@
+// The only script of callrec web: clickable result rows, remembering the last search for
+// the "back" link, and the player, which asks for a logged listen grant before playing.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+
+  if (document.getElementById("search-form")) {
+    sessionStorage.setItem("callrec.lastSearch", location.search);
+  }
+  const back = document.getElementById("back-link");
+  if (back) {
+    back.href = "/calls" + (sessionStorage.getItem("callrec.lastSearch") || "");
+  }
+  for (const row of document.querySelectorAll("tr.row-link")) {
+    row.addEventListener("click", (event) => {
+      if (!event.target.closest("a")) { location.href = row.dataset.href; }
+    });
+  }
+
+  const form = document.getElementById("listen-form");
+  if (!form) { return; }
+  const purpose = document.getElementById("purpose");
+  const note = document.getElementById("note");
+  const play = document.getElementById("play-button");
+  const download = document.getElementById("download-button");
+  const player = document.getElementById("player");
+  const status = document.getElementById("listen-status");
+  const noteRequired = form.dataset.noteRequired === "true";
+
+  const ready = () => {
+    const ok = purpose.value !== "" && (!noteRequired || note.value.trim() !== "");
+    play.disabled = !ok;
+    download.disabled = !ok;
+  };
+  purpose.addEventListener("change", ready);
+  note.addEventListener("input", ready);
+  ready();
+
+  const say = (text, isError) => {
+    status.textContent = text;
+    status.classList.toggle("error", Boolean(isError));
+  };
+
+  const ask = async (wantDownload) => {
+    const response = await fetch(`/api/calls/${form.dataset.callId}/listen`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify({ purpose: purpose.value, note: note.value.trim() || null,
+                             download: wantDownload }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) { throw new Error(body.error || `the server answered ${response.status}`); }
+    return body;
+  };
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    play.disabled = true;
+    try {
+      const grant = await ask(false);
+      player.hidden = false;
+      player.src = grant.url;
+      await player.play();
+      say(`Playing. Logged as access #${grant.access_seq} (purpose: ${purpose.value}).`);
+    } catch (error) {
+      say(`Could not play: ${error.message}`, true);
+    } finally {
+      ready();
+    }
+  });
+
+  download.addEventListener("click", async () => {
+    try {
+      const grant = await ask(true);
+      say(`Downloading. Logged as access #${grant.access_seq} (purpose: ${purpose.value}).`);
+      location.href = grant.url;
+    } catch (error) {
+      say(`Could not download: ${error.message}`, true);
+    }
+  });
+});
