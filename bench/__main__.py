@@ -1,0 +1,161 @@
+"""``python -m bench``: callrec's benchmarks (see docs/benchmarks.md).
+
+    .venv/bin/python -m bench run              # everything, as in docs/benchmarks.md
+    .venv/bin/python -m bench load --calls 600 --rate 10 --limit 130
+    .venv/bin/python -m bench history --sizes 1000000 10000000
+    .venv/bin/python -m bench rights
+
+Needs root (the lab Asterisk), SIPp and sox (``callrec lab up`` installs them), and for
+PostgreSQL a server on 127.0.0.1:5432 that lets user postgres in (database
+``callrec_bench`` is created and dropped). Results go to WORKDIR/results.json and
+WORKDIR/results.md (default WORKDIR: /tmp/callrec-bench/<date-time>).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import history, load, rights
+from bench.proc import machine
+
+TARGETS = {
+    "failed": "no failed calls at 100 concurrent calls",
+    "callrec_ms": "callrec CPU < 5 ms per call",
+    "notice_p99": "answer -> notice p99 < 50 ms at 10 calls/s",
+    "ratio": "total CPU per call <= 1.2 x floor",
+    "lookup_p99": "history lookup p99 < 10 ms",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path,
+                        default=Path("/tmp/callrec-bench") / f"{datetime.now():%Y%m%d-%H%M%S}")
+    sub = parser.add_subparsers(dest="what", required=True)
+    for name in ("run", "load"):
+        p = sub.add_parser(name)
+        p.add_argument("--calls", type=int, default=600)
+        p.add_argument("--rate", type=float, default=10.0)
+        p.add_argument("--limit", type=int, default=130)
+        p.add_argument("--talk", type=float, default=3.0)
+        p.add_argument("--warmup", type=int, default=10)
+        p.add_argument("--rounds", type=int, default=1,
+                       help="floor/callrec pairs, alternating (default 1)")
+        p.add_argument("--keep-recordings", action="store_true")
+    p = sub.add_parser("history")
+    for q in (p, sub.choices["run"]):
+        q.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+        q.add_argument("--lookups", type=int, default=2000)
+        q.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"],
+                       choices=["sqlite", "postgresql"])
+    p = sub.add_parser("rights")
+    for q in (p, sub.choices["run"]):
+        q.add_argument("--subject-calls", type=int, default=100)
+        q.add_argument("--recording-seconds", type=float, default=180.0)
+    args = parser.parse_args(argv)
+
+    args.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    results: dict[str, Any] = {"date": datetime.now().astimezone().isoformat(timespec="seconds"),
+                               "machine": machine(), "command": " ".join(sys.argv)}
+    if args.what in ("run", "load"):
+        results["load"] = run_load(args)
+        _save(args.workdir, results)
+    if args.what in ("run", "history"):
+        results["history"] = run_history(args)
+        _save(args.workdir, results)
+    if args.what in ("run", "rights"):
+        results["rights"] = rights.bench_export(
+            args.workdir / "rights", args.subject_calls, args.recording_seconds).to_json()
+    _save(args.workdir, results)
+    print((args.workdir / "results.md").read_text("utf-8"))
+    print(f"results: {args.workdir / 'results.json'}")
+    return 0
+
+
+def run_load(args: argparse.Namespace) -> list[dict[str, Any]]:
+    settings = load.LoadSettings(args.calls, args.rate, args.limit, args.talk, args.warmup)
+    bench = load.LoadBench(args.workdir / "load", settings,
+                           keep_recordings=args.keep_recordings)
+    bench.prepare()
+    runs = []
+    for _ in range(args.rounds):
+        for path in ("floor", "callrec"):
+            result = bench.run(path)
+            print(f"{path}: {result.completed}/{result.attempted} completed, "
+                  f"{result.total_ms_per_call:.1f} ms CPU per call", flush=True)
+            runs.append(result.to_json())
+    return runs
+
+
+def run_history(args: argparse.Namespace) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if "sqlite" in args.backends:
+        out += [r.to_json() for r in history.bench_sqlite(args.workdir, args.sizes,
+                                                          args.lookups)]
+    if "postgresql" in args.backends:
+        out += [r.to_json() for r in history.bench_postgres(args.sizes, args.lookups)]
+    return out
+
+
+def _save(workdir: Path, results: dict[str, Any]) -> None:
+    (workdir / "results.json").write_text(json.dumps(results, indent=1), "utf-8")
+    (workdir / "results.md").write_text(markdown(results), "utf-8")
+
+
+def _pct(d: dict[str, float]) -> str:
+    return f"{d.get('p50', '-')} / {d.get('p99', '-')}" if d.get("n") else "-"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [f"Date: {results['date']}; machine: {results['machine']}", ""]
+    runs = results.get("load") or []
+    if runs:
+        lines += ["| run | calls attempted / completed / failed | peak concurrent "
+                  "| INVITE→200 OK p50 / p99 ms | answer→notice p50 / p99 ms "
+                  "| Asterisk CPU ms/call | callrec CPU s per 1,000 calls "
+                  "| callrec peak RSS MiB | total CPU ms/call | ratio to floor |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        floor = None
+        for run in runs:
+            if run["path"] == "floor":
+                floor = run["total_ms_per_call"]
+            ratio = (f"{run['total_ms_per_call'] / floor:.2f}"
+                     if floor and run["path"] == "callrec" else "1.00" if floor else "-")
+            callrec_cpu = (f"{run['callrec_ms_per_call']:.1f}"
+                           if run["callrec_cpu_s"] is not None else "-")
+            rss = run["callrec_peak_rss_mib"] if run["callrec_peak_rss_mib"] else "-"
+            lines.append(
+                f"| {run['path']} | {run['attempted']} / {run['completed']} / {run['failed']} "
+                f"| {run['peak_concurrent']} | {_pct(run['invite_to_200_ms'])} "
+                f"| {_pct(run['entry_to_notice_ms'])} | {run['asterisk_ms_per_call']:.1f} "
+                f"| {callrec_cpu} | {rss} | {run['total_ms_per_call']:.1f} | {ratio} |")
+            if run["problems"]:
+                lines.append(f"| ↳ problems | {'; '.join(run['problems'])} |")
+        lines.append("")
+    lookups = results.get("history") or []
+    if lookups:
+        lines += ["| backend | rows | load s | lookups | rows returned (mean) "
+                  "| lookup p50 / p99 ms | plan |", "|---|---|---|---|---|---|---|"]
+        for r in lookups:
+            lines.append(f"| {r['backend']} | {r['rows']:,} | {r['load_seconds']} "
+                         f"| {r['lookups']} | {r['rows_returned_mean']} "
+                         f"| {_pct(r['lookup_ms'])} | {r['plan'][:160]} |")
+        lines.append("")
+    export = results.get("rights")
+    if export:
+        lines += ["| rights export | calls | recordings MiB | seconds | peak RSS MiB "
+                  "| zip MiB | exit |", "|---|---|---|---|---|---|---|",
+                  f"| subject | {export['calls']} | {export['recordings_mib']} "
+                  f"| {export['seconds']} | {export['peak_rss_mib']} | {export['zip_mib']} "
+                  f"| {export['exit_status']} |", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
