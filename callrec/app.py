@@ -18,12 +18,13 @@ from callrec.ari.telephony import AriTelephony
 from callrec.config import Config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
 from callrec.errors import ConfigError
-from callrec.history_async import ThreadedHistory
+from callrec.history_async import ThreadedHistory, ThreadedObjections
 from callrec.recordings import RecordingFiles
 from callrec.service import CallService
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import require_current
+from callrec.storage.rights_dao import SqlRights
 
 
 def utc_now() -> datetime:
@@ -50,7 +51,8 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
             recordings = RecordingFiles(config.recordings.asterisk_dir,
                                         config.recordings.local_dir)
             flow = CallFlow(CallFlowSettings(config.service_for_number, config.default_region),
-                            telephony, history, recordings, clock)
+                            telephony, history, recordings,
+                            ThreadedObjections(SqlRights(database)), clock)
             service = CallService(flow, telephony, history)
             agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected)
             events = EventStream(http, client.base_url, client.auth_header, config.ari.app,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Protocol
 
 from callrec.domain.history import CallEnd, CallRecord, ContactHistory, NewCall
+
+
+class ObjectionLookup(Protocol):
+    def has_objected(self, e164: str) -> bool: ...
 
 
 class ThreadedHistory:
@@ -17,6 +22,9 @@ class ThreadedHistory:
 
     async def notice_completed(self, call_id: str, recording_path: str) -> None:
         await asyncio.to_thread(self._history.notice_completed, call_id, recording_path)
+
+    async def queued_unrecorded(self, call_id: str, reason: str) -> None:
+        await asyncio.to_thread(self._history.queued_unrecorded, call_id, reason)
 
     async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
                               at: datetime) -> bool:
@@ -34,3 +42,13 @@ class ThreadedHistory:
 
     async def unfinished_calls(self, asterisk_id: str) -> list[CallRecord]:
         return await asyncio.to_thread(self._history.unfinished_calls, asterisk_id)
+
+
+class ThreadedObjections:
+    """The Objections port over the rights register, off the event loop."""
+
+    def __init__(self, rights: ObjectionLookup) -> None:
+        self._rights = rights
+
+    async def has_objected(self, e164: str) -> bool:
+        return await asyncio.to_thread(self._rights.has_objected, e164)

@@ -38,11 +38,13 @@ class AriClient:
     def auth_header(self) -> dict[str, str]:
         return self._auth_header
 
-    async def request(self, method: str, path: str, params: Params | None = None) -> Any:
+    async def request(self, method: str, path: str, params: Params | None = None,
+                      payload: JsonObject | None = None) -> Any:
         """Send one request; return the decoded JSON body, or None for an empty one."""
         url = self._base + path
         try:
-            async with self._session.request(method, url, params=params, headers=self._auth_header,
+            async with self._session.request(method, url, params=params, json=payload,
+                                             headers=self._auth_header,
                                              timeout=self._timeout) as response:
                 body = await response.text()
                 if response.status == 404:
@@ -108,6 +110,11 @@ class AriClient:
     async def subscribe(self, app: str, event_source: str) -> None:
         await self.request("POST", f"/applications/{_seg(app)}/subscription",
                            {"eventSource": event_source})
+
+    async def set_event_filter(self, app: str, allowed_types: list[str]) -> None:
+        """Ask Asterisk to send the app only these event types."""
+        await self.request("PUT", f"/applications/{_seg(app)}/eventFilter",
+                           payload={"allowed": [{"type": kind} for kind in allowed_types]})
 
     # --- bridges ------------------------------------------------------------------------
 

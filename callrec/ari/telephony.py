@@ -30,6 +30,10 @@ from callrec.errors import AriHttpError, AriNotFound
 # originate) carries this first argument; such channels are not callers.
 INTERNAL_ARG = "callrec-internal"
 _GONE_STATUSES = (404, 409, 422)  # gone, or no longer in Stasis: the caller left
+# The only events the call flow reads. Asterisk filters the rest out at the source: a
+# subscribed channel otherwise brings some 35 ChannelVarset events per call with it.
+EVENTS_USED = ("StasisStart", "StasisEnd", "PlaybackFinished", "ChannelHangupRequest",
+               "ChannelDestroyed", "ApplicationReplaced")
 
 
 @dataclass
@@ -139,10 +143,13 @@ class AriTelephony:
         finally:
             watch.playbacks.pop(playback_id, None)
 
-    async def send_to_queue(self, channel_id: str, queue: str, recording: RecordingTarget,
-                            language: str) -> None:
+    async def send_to_queue(self, channel_id: str, queue: str,
+                            recording: RecordingTarget | None, language: str) -> None:
+        # An empty CALLREC_RECORDING makes [callrec-queue] skip MixMonitor.
+        target = recording.asterisk_path if recording else ""
+
         async def hand_over() -> None:
-            for name, value in (("CALLREC_RECORDING", recording.asterisk_path),
+            for name, value in (("CALLREC_RECORDING", target),
                                 ("CALLREC_QUEUE", queue), ("CALLREC_AGI", self._agi_url),
                                 ("CHANNEL(language)", language)):
                 await self._client.set_variable(channel_id, name, value)
@@ -185,6 +192,7 @@ class AriTelephony:
 
     async def resync(self) -> Snapshot:
         """Reconcile our watches with the channels Asterisk has now (after a reconnect)."""
+        await self._client.set_event_filter(self._app, list(EVENTS_USED))
         info = await self._client.asterisk_info()
         asterisk_id = str(info.get("system", {}).get("entity_id", ""))
         live: dict[str, LiveChannel] = {}

@@ -24,10 +24,10 @@ from callrec.domain.ports import (
     Hangup,
     IncomingCall,
     LiveChannel,
+    Objections,
     RecordingStore,
     Telephony,
 )
-from callrec.errors import StorageError
 from callrec.numbers import normalise_caller
 
 Clock = Callable[[], datetime]
@@ -46,9 +46,11 @@ def new_call_id() -> str:
 
 class CallFlow:
     def __init__(self, settings: CallFlowSettings, telephony: Telephony,
-                 history: AsyncContactHistory, recordings: RecordingStore, clock: Clock,
+                 history: AsyncContactHistory, recordings: RecordingStore,
+                 objections: Objections, clock: Clock,
                  new_id: Callable[[], str] = new_call_id) -> None:
         self._settings = settings
+        self._objections = objections
         self._telephony = telephony
         self._history = history
         self._recordings = recordings
@@ -111,9 +113,7 @@ class CallFlow:
             started_at=self._clock(),
         )
         await self._history.open_call(new)
-        record = await self._history.get(new.id)
-        if record is None:
-            raise StorageError(f"the row of call {new.id} vanished right after it was written")
+        record = CallRecord.opened(new)  # no read-back: one round trip less per call
         _bind_ids(record)
         log.info("call_started", service=service.name, withheld=caller.withheld)
         return record
@@ -121,6 +121,9 @@ class CallFlow:
     async def _notice_then_queue(self, record: CallRecord, service: ServiceConfig) -> None:
         channel = record.channel_id
         try:
+            if await self._must_not_record(record, service):
+                await self._queue_unrecorded(record, "objection")
+                return
             if not record.notice_completed:
                 await self._telephony.answer(channel)
                 if not await self._telephony.play_notice(channel, service.notice,
@@ -133,6 +136,18 @@ class CallFlow:
             self._log.info("call_queued", queue=record.queue)
         except CallerGone:
             self._log.info("caller_gone")
+
+    async def _must_not_record(self, record: CallRecord, service: ServiceConfig) -> bool:
+        return (service.on_objection == "do_not_record" and record.caller_number is not None
+                and await self._objections.has_objected(record.caller_number))
+
+    async def _queue_unrecorded(self, record: CallRecord, reason: str) -> None:
+        # No notice either: "this call is recorded" would not be true for this caller.
+        await self._telephony.answer(record.channel_id)
+        await self._history.queued_unrecorded(record.id, reason)
+        await self._telephony.send_to_queue(record.channel_id, record.queue, None,
+                                            record.language)
+        self._log.info("call_queued_unrecorded", queue=record.queue, reason=reason)
 
     async def _learn_agent(self, record: CallRecord) -> None:
         try:
@@ -175,6 +190,6 @@ def _bind_ids(record: CallRecord) -> None:
 def outcome_of(record: CallRecord) -> Outcome:
     if record.agent is not None:
         return Outcome.ANSWERED
-    if record.notice_completed:
+    if record.notice_completed or record.recording_skipped_reason is not None:
         return Outcome.ABANDONED
     return Outcome.NOTICE_HANGUP

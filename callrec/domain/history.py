@@ -5,6 +5,7 @@ The domain speaks only in these types; SQL lives in :mod:`callrec.storage`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -85,6 +86,17 @@ class CallRecord:
     recording_deleted_at: datetime | None
     restricted_at: datetime | None
     legal_hold: bool
+    # Why the call went to the queue unrecorded (e.g. "objection", GDPR art. 21), or None.
+    recording_skipped_reason: str | None = None
+
+    @classmethod
+    def opened(cls, call: NewCall) -> CallRecord:
+        """The row exactly as :meth:`ContactHistory.open_call` stores a new call."""
+        return cls(**dataclasses.asdict(call), notice_completed=False, recording_path=None,
+                   answered_at=None, agent=None, agent_interface=None, ended_at=None,
+                   outcome=None, recording_bytes=None, recording_seconds=None,
+                   recording_sha256=None, end_estimated=False, recording_deleted_at=None,
+                   restricted_at=None, legal_hold=False)
 
 
 class ContactHistory(Protocol):
@@ -95,6 +107,9 @@ class ContactHistory(Protocol):
 
     def notice_completed(self, call_id: str, recording_path: str) -> None:
         """The notice was heard in full; recording into ``recording_path`` begins."""
+
+    def queued_unrecorded(self, call_id: str, reason: str) -> None:
+        """The caller went to the queue with no notice and no recording, and why."""
 
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
                         at: datetime) -> bool:

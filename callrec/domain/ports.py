@@ -56,10 +56,10 @@ class Telephony(Protocol):
     async def play_notice(self, channel_id: str, sound: str, language: str) -> bool:
         """Play to the end: True; the caller left first: False."""
 
-    async def send_to_queue(self, channel_id: str, queue: str, recording: RecordingTarget,
-                            language: str) -> None:
-        """Start recording both directions and hand the caller to the queue (raises
-        CallerGone). The channel stays watched after it leaves our hands."""
+    async def send_to_queue(self, channel_id: str, queue: str,
+                            recording: RecordingTarget | None, language: str) -> None:
+        """Start recording both directions (unless ``recording`` is None) and hand the
+        caller to the queue (raises CallerGone). The channel stays watched afterwards."""
 
     async def wait_for_hangup(self, channel_id: str) -> Hangup: ...
 
@@ -74,6 +74,8 @@ class AsyncContactHistory(Protocol):
     async def open_call(self, call: NewCall) -> None: ...
 
     async def notice_completed(self, call_id: str, recording_path: str) -> None: ...
+
+    async def queued_unrecorded(self, call_id: str, reason: str) -> None: ...
 
     async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
                               at: datetime) -> bool: ...

@@ -58,6 +58,14 @@ class SqlContactHistory:
                 .values(notice_completed=True, recording_path=recording_path)
             )
 
+    def queued_unrecorded(self, call_id: str, reason: str) -> None:
+        with self._database.session() as session:
+            session.execute(
+                update(CallRow)
+                .where(CallRow.id == call_id, CallRow.ended_at.is_(None))
+                .values(recording_skipped_reason=reason)
+            )
+
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
                         at: datetime) -> bool:
         with self._database.session() as session:
@@ -151,4 +159,5 @@ def to_record(row: CallRow) -> CallRecord:
         recording_deleted_at=row.recording_deleted_at,
         restricted_at=row.restricted_at,
         legal_hold=row.legal_hold,
+        recording_skipped_reason=row.recording_skipped_reason,
     )

@@ -45,12 +45,13 @@ def notice_seconds(language: str) -> float:
 class Callrec:
     """A running callrec against the lab, and a view of its contact history."""
 
-    def __init__(self, lab: AsteriskLab, workdir: Path, database_url: str) -> None:
+    def __init__(self, lab: AsteriskLab, workdir: Path, database_url: str,
+                 edit_config: Callable[[str], str] = lambda text: text) -> None:
         self.lab = lab
         self.workdir = workdir
         self.config_path = workdir / "callrec.toml"
-        self.config_path.write_text(lab_config_text(PROJECT_DIR / "callrec.example.toml",
-                                                    lab, database_url))
+        self.config_path.write_text(edit_config(lab_config_text(
+            PROJECT_DIR / "callrec.example.toml", lab, database_url)))
         self.database_url = database_url
         upgrade(database_url)
         self.process = CallrecProcess(self.config_path, workdir / "callrec.log", lab)
@@ -85,11 +86,12 @@ class Callrec:
 
 
 @pytest.fixture
-def start_callrec(lab: AsteriskLab, tmp_path: Path) -> Iterator[Callable[[str], Callrec]]:
+def start_callrec(lab: AsteriskLab, tmp_path: Path) -> Iterator[Callable[..., Callrec]]:
     started: list[Callrec] = []
 
-    def start(database_url: str) -> Callrec:
-        running = Callrec(lab, tmp_path, database_url)
+    def start(database_url: str,
+              edit_config: Callable[[str], str] = lambda text: text) -> Callrec:
+        running = Callrec(lab, tmp_path, database_url, edit_config)
         running.process.start()
         started.append(running)
         return running
@@ -268,3 +270,37 @@ def test_hostile_caller_ids_reach_the_database_intact_and_nothing_else(
     assert executed, "the dialplan ran"
     for line in executed:
         assert number not in line and (len(name) < 3 or name not in line), line
+
+
+def test_objection_is_honoured_per_service_on_later_calls(
+        start_callrec: Callable[..., Callrec], lab: AsteriskLab, agents: Agents,
+        tmp_path: Path) -> None:
+    def servicedesk_does_not_record_objectors(text: str) -> str:
+        # The example's first on_objection line belongs to [services.servicedesk].
+        return text.replace('on_objection = "record"', 'on_objection = "do_not_record"', 1)
+
+    running = start_callrec(f"sqlite:///{tmp_path / 'state' / 'callrec.db'}",
+                            servicedesk_does_not_record_objectors)
+    subprocess.run([sys.executable, "-m", "callrec", "--config", str(running.config_path),
+                    "rights", "object", "--number", "040 123 4567", "--request", "OBJ-1"],
+                   check=True, capture_output=True)
+    log_start = lab.messages_log.stat().st_size
+
+    call("0201234500", "0401234567", None, 1 + TALK, tmp_path / "sipp1")
+    unrecorded = running.one_finished_row()
+    assert (unrecorded.service, unrecorded.recording_skipped_reason) == ("servicedesk",
+                                                                          "objection")
+    assert unrecorded.recording_path is None and not unrecorded.notice_completed
+    assert unrecorded.outcome is Outcome.ANSWERED and unrecorded.agent == "agent1"
+    assert not list(lab.recordings_host_dir.rglob(f"{unrecorded.id}*"))
+    with lab.messages_log.open("rb") as log:
+        log.seek(log_start)
+        seen = log.read().decode("utf-8", "replace")
+    assert "MixMonitor(" not in seen and "Playing 'callrec/notice" not in seen, seen[-3000:]
+
+    running.since = datetime.now(UTC)
+    call("0295504000", "0401234567", None, notice_seconds("fi") + 1 + TALK, tmp_path / "sipp2")
+    recorded = running.one_finished_row()  # switchboard records objectors anyway
+    assert recorded.service == "switchboard" and recorded.recording_skipped_reason is None
+    assert_tones(running.recording(recorded), present=[CALLER_HZ, AGENT2_HZ],
+                 absent=[AGENT1_HZ, NOBODY_HZ])

@@ -29,7 +29,8 @@ END = CallEnd(ended_at=BASE_TIME + timedelta(hours=1), outcome=Outcome.ANSWERED,
 def test_implements_every_method_of_the_port_with_the_same_signature() -> None:
     port_methods = {name for name, _ in inspect.getmembers(ContactHistory, inspect.isfunction)
                     if not name.startswith("_")}
-    assert port_methods == {"open_call", "notice_completed", "agent_connected", "finish_call",
+    assert port_methods == {"open_call", "notice_completed", "queued_unrecorded",
+                            "agent_connected", "finish_call",
                             "get", "find_by_channel", "unfinished_calls", "search"}
     for name in port_methods:
         assert (inspect.signature(getattr(SqlContactHistory, name))
@@ -119,6 +120,17 @@ def test_notice_completed(history: SqlContactHistory, make_call: NewCallFactory)
     assert (record.notice_completed, record.recording_path) == (True, "2026/11/24/x.wav")
     history.notice_completed("0" * 32, "elsewhere.wav")
     assert history.get("0" * 32) is None
+
+
+def test_queued_unrecorded_keeps_the_reason_and_no_recording(
+        history: SqlContactHistory, make_call: NewCallFactory) -> None:
+    call = make_call()
+    history.open_call(call)
+    history.queued_unrecorded(call.id, "objection")
+    record = history.get(call.id)
+    assert record is not None
+    assert (record.recording_skipped_reason, record.recording_path,
+            record.notice_completed) == ("objection", None, False)
 
 
 def test_first_agent_wins(history: SqlContactHistory, make_call: NewCallFactory) -> None:

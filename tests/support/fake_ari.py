@@ -68,6 +68,8 @@ class FakeAri:
         self.app.router.add_route("*", "/ari/channels/{id}/variable", self._variable)
         self.app.router.add_post("/ari/channels/{id}/continue", self._continue)
         self.app.router.add_post("/ari/applications/{app}/subscription", self._subscribe)
+        self.app.router.add_put("/ari/applications/{app}/eventFilter", self._event_filter)
+        self.allowed_events: set[str] | None = None  # None: no filter, send everything
         self.app.router.add_get("/ari/playbacks/{pid}", self._playback)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -120,6 +122,8 @@ class FakeAri:
         self.sockets.clear()
 
     async def send(self, event: dict[str, Any]) -> None:
+        if self.allowed_events is not None and event["type"] not in self.allowed_events:
+            return
         event = {"timestamp": _now(), "asterisk_id": ASTERISK_ID, "application": "callrec",
                  **event}
         for socket in list(self.sockets):
@@ -224,6 +228,12 @@ class FakeAri:
             raise web.HTTPUnprocessableEntity(text='{"message": "not found"}')
         channel.subscribed = True
         return web.json_response({"name": request.match_info["app"]})
+
+    async def _event_filter(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.allowed_events = {entry["type"] for entry in body.get("allowed", [])}
+        return web.json_response({"name": request.match_info["app"],
+                                  "events_allowed": body.get("allowed", [])})
 
     async def _playback(self, request: web.Request) -> web.Response:
         if request.match_info["pid"] not in self.playbacks:

@@ -16,18 +16,16 @@ class MemoryHistory:
 
     async def open_call(self, call: NewCall) -> None:
         assert call.id not in self.rows
-        self.rows[call.id] = CallRecord(
-            **dataclasses.asdict(call), notice_completed=False, recording_path=None,
-            answered_at=None, agent=None, agent_interface=None, ended_at=None, outcome=None,
-            recording_bytes=None, recording_seconds=None, recording_sha256=None,
-            end_estimated=False, recording_deleted_at=None, restricted_at=None,
-            legal_hold=False)
+        self.rows[call.id] = CallRecord.opened(call)
 
     def _update(self, call_id: str, **changes: object) -> None:
         self.rows[call_id] = dataclasses.replace(self.rows[call_id], **changes)  # type: ignore[arg-type]
 
     async def notice_completed(self, call_id: str, recording_path: str) -> None:
         self._update(call_id, notice_completed=True, recording_path=recording_path)
+
+    async def queued_unrecorded(self, call_id: str, reason: str) -> None:
+        self._update(call_id, recording_skipped_reason=reason)
 
     async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
                               at: datetime) -> bool:
@@ -87,9 +85,10 @@ class ScriptedTelephony:
         self.steps.append(("play", channel_id, sound, language))
         return self.notice_completes
 
-    async def send_to_queue(self, channel_id: str, queue: str, recording: RecordingTarget,
-                            language: str) -> None:
-        self.steps.append(("queue", channel_id, queue, recording.asterisk_path, language))
+    async def send_to_queue(self, channel_id: str, queue: str,
+                            recording: RecordingTarget | None, language: str) -> None:
+        self.steps.append(("queue", channel_id, queue,
+                           recording.asterisk_path if recording else "", language))
 
     async def wait_for_hangup(self, channel_id: str) -> Hangup:
         return await self.hangup_future(channel_id)
@@ -119,3 +118,11 @@ class MemoryRecordings:
 
     async def last_written(self, relative_path: str) -> datetime | None:
         return self.mtimes.get(relative_path)
+
+
+class MemoryObjections:
+    def __init__(self, *numbers: str) -> None:
+        self.numbers = set(numbers)
+
+    async def has_objected(self, e164: str) -> bool:
+        return e164 in self.numbers

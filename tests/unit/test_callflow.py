@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,12 @@ from callrec.config import Config, parse_config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
 from callrec.domain.history import Outcome, RecordingFacts
 from callrec.domain.ports import IncomingCall, LiveChannel
-from tests.unit.fakes import MemoryHistory, MemoryRecordings, ScriptedTelephony
+from tests.unit.fakes import (
+    MemoryHistory,
+    MemoryObjections,
+    MemoryRecordings,
+    ScriptedTelephony,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
@@ -35,10 +41,12 @@ class Clock:
 
 
 def make_flow(config: Config, telephony: ScriptedTelephony, history: MemoryHistory,
-              recordings: MemoryRecordings, clock: Clock) -> CallFlow:
+              recordings: MemoryRecordings, clock: Clock,
+              objections: MemoryObjections | None = None) -> CallFlow:
     ids = (f"{n:032x}" for n in itertools.count(1))
     return CallFlow(CallFlowSettings(config.service_for_number, config.default_region),
-                    telephony, history, recordings, clock, new_id=lambda: next(ids))
+                    telephony, history, recordings, objections or MemoryObjections(), clock,
+                    new_id=lambda: next(ids))
 
 
 def incoming(number: str | None = "0401234567", dialled: str = "0295504000",
@@ -49,10 +57,11 @@ def incoming(number: str | None = "0401234567", dialled: str = "0295504000",
 
 async def run_call(config: Config, telephony: ScriptedTelephony, call: IncomingCall,
                    recordings: MemoryRecordings | None = None,
-                   agent: tuple[str, str] | None = None) -> MemoryHistory:
+                   agent: tuple[str, str] | None = None,
+                   objections: MemoryObjections | None = None) -> MemoryHistory:
     history, clock = MemoryHistory(), Clock()
     recordings = recordings or MemoryRecordings()
-    flow = make_flow(config, telephony, history, recordings, clock)
+    flow = make_flow(config, telephony, history, recordings, clock, objections)
     task = asyncio.create_task(flow.handle_new(call))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
@@ -215,3 +224,46 @@ async def test_agent_report_for_an_unknown_channel_changes_nothing(config: Confi
     flow = make_flow(config, ScriptedTelephony(), history, MemoryRecordings(), Clock())
     await flow.agent_connected("no-such-channel", "agent1", "PJSIP/agent1")
     assert history.rows == {}
+
+
+def with_on_objection(config: Config, service: str, setting: str) -> Config:
+    services = dict(config.services)
+    services[service] = dataclasses.replace(services[service], on_objection=setting)
+    return dataclasses.replace(config, services=services)
+
+
+async def test_objector_on_a_do_not_record_service_is_queued_unrecorded(
+        config: Config) -> None:
+    config = with_on_objection(config, "switchboard", "do_not_record")
+    telephony = ScriptedTelephony()
+    history = await run_call(config, telephony, incoming(), agent=("agent2", "PJSIP/agent2"),
+                             objections=MemoryObjections("+358401234567"))
+    (row,) = history.rows.values()
+    assert telephony.steps == [("answer", "1700000000.1"),
+                               ("queue", "1700000000.1", "switchboard", "", "fi")]
+    assert row.recording_skipped_reason == "objection" and row.recording_path is None
+    assert not row.notice_completed and row.outcome is Outcome.ANSWERED
+
+
+async def test_objector_who_gives_up_unrecorded_in_the_queue_is_abandoned(
+        config: Config) -> None:
+    config = with_on_objection(config, "switchboard", "do_not_record")
+    history = await run_call(config, ScriptedTelephony(), incoming(),
+                             objections=MemoryObjections("+358401234567"))
+    (row,) = history.rows.values()
+    assert row.outcome is Outcome.ABANDONED and row.recording_path is None
+
+
+@pytest.mark.parametrize(("setting", "objectors"), [
+    ("record", ("+358401234567",)),      # the service records objectors anyway
+    ("do_not_record", ("+358409999999",)),  # somebody else objected
+])
+async def test_objection_changes_nothing_unless_it_applies(
+        config: Config, setting: str, objectors: tuple[str, ...]) -> None:
+    config = with_on_objection(config, "switchboard", setting)
+    telephony = ScriptedTelephony()
+    history = await run_call(config, telephony, incoming(),
+                             objections=MemoryObjections(*objectors))
+    (row,) = history.rows.values()
+    assert [step[0] for step in telephony.steps] == ["answer", "play", "queue"]
+    assert row.recording_path is not None and row.recording_skipped_reason is None
