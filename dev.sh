@@ -81,7 +81,7 @@ cmd_demo() {
 
 cmd_test() {
   setup
-  apt_install systemd
+  apt_install systemd chromium chromium-driver   # chromium: the browser test of callrec web
   ensure_postgres
   say "ruff"
   "$VENV/bin/ruff" check callrec tests bench

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from callrec import __version__
-from callrec.commands import calls, db, demo, lab, serve
+from callrec.commands import audit, calls, db, demo, lab, purge, rights, serve, users, web
 from callrec.errors import CallrecError
 
-COMMAND_MODULES = (serve, calls, db, lab, demo)
+COMMAND_MODULES = (serve, calls, db, lab, demo, rights, purge, web, users, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,10 @@ _SAFE_SOUND = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 _DIALLED = re.compile(r"^\+?[0-9]{2,20}$")
 _RETENTION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|years)\s*$")
 _FOREVER = ("until erased", "forever")
+# What the call flow does with a call from a number that objected (GDPR art. 21).
+ON_OBJECTION = ("record", "do_not_record")
+# Logins as current_actor() reports them: what useradd allows.
+_LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 # The keys each top-level table may hold; [services.*] are checked in _parse_services.
 _SECTION_KEYS = {
     "ari": {"url", "username", "password", "app"},
@@ -36,6 +40,10 @@ _SECTION_KEYS = {
     "numbers": {"default_country", "timezone"},
     "default": {"service"},
     "logging": {"level"},
+    "retention": {"orphan_grace"},
+    "rights": {"officers"},
+    "web": {"host", "port", "session_minutes", "cookie_secure", "lockout_failures",
+            "lockout_minutes", "failed_login_delay_ms"},
 }
 
 
@@ -66,6 +74,9 @@ class ServiceConfig:
     history_retention: Retention
     # A service may answer one number per language (e.g. a Swedish line of a Finnish desk).
     number_languages: Mapping[str, str] = field(default_factory=dict)
+    # "record": an objector's calls are still recorded (and kept out of sampling, training
+    # and analytics); "do_not_record": they are not recorded at all.
+    on_objection: str = "record"
 
     def language_for(self, dialled: str) -> str:
         return self.number_languages.get(dialled, self.language)
@@ -97,6 +108,29 @@ class RecordingsConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """``callrec web``: the HTTP API and the browser player."""
+
+    host: str = "127.0.0.1"
+    port: int = 8480
+    session_minutes: int = 480
+    # Set when a TLS proxy fronts callrec web: the cookie is then never sent in clear.
+    cookie_secure: bool = False
+    lockout_failures: int = 5
+    lockout_minutes: int = 15
+    failed_login_delay_ms: int = 500
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """``callrec purge`` settings; the periods themselves are per service."""
+
+    # A recording-shaped file no row knows is deleted only once it is this old: a call
+    # that is being set up may have its file a moment before its row has the path.
+    orphan_grace: Retention = Retention(days=7)
+
+
+@dataclass(frozen=True)
 class Config:
     ari: AriConfig
     agi: AgiConfig
@@ -107,6 +141,10 @@ class Config:
     services: Mapping[str, ServiceConfig]
     default_service: str
     log_level: str = "info"
+    # Data-protection officers: the only logins that may export restricted data (art. 18).
+    rights_officers: tuple[str, ...] = ()
+    web: WebConfig = field(default_factory=WebConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     source: Path | None = field(default=None, compare=False)
 
     def service_for_number(self, dialled: str) -> tuple[ServiceConfig, bool]:
@@ -193,6 +231,22 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         services=services,
         default_service=default_service,
         log_level=reader.choice("logging.level", ("debug", "info", "warning", "error"), "info"),
+        retention=RetentionConfig(orphan_grace=parse_retention(
+            "retention.orphan_grace", reader.get("retention.orphan_grace", "7 days"))),
+        rights_officers=_parse_officers(reader),
+        web=_parse_web(reader),
+    )
+
+
+def _parse_web(reader: _Reader) -> WebConfig:
+    return WebConfig(
+        host=reader.text("web.host", default="127.0.0.1"),
+        port=reader.port("web.port", default=8480),
+        session_minutes=reader.integer("web.session_minutes", 480, 5, 7 * 24 * 60),
+        cookie_secure=reader.boolean("web.cookie_secure", default=False),
+        lockout_failures=reader.integer("web.lockout_failures", 5, 1, 100),
+        lockout_minutes=reader.integer("web.lockout_minutes", 15, 1, 24 * 60),
+        failed_login_delay_ms=reader.integer("web.failed_login_delay_ms", 500, 0, 10_000),
     )
 
 
@@ -204,6 +258,16 @@ def _parse_ari(reader: _Reader) -> AriConfig:
     return AriConfig(url=url.rstrip("/"), username=reader.text("ari.username"),
                      password=reader.text("ari.password"),
                      app=reader.safe_name("ari.app", default="callrec"))
+
+
+def _parse_officers(reader: _Reader) -> tuple[str, ...]:
+    value = reader.get("rights.officers", [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError("rights.officers", 'expected a list of logins, e.g. ["dpo"]')
+    for login in value:
+        if not _LOGIN.match(login):
+            raise ConfigError("rights.officers", f"{login!r} is not a login name")
+    return tuple(value)
 
 
 def _parse_region(reader: _Reader) -> str:
@@ -232,7 +296,8 @@ def _parse_services(reader: _Reader) -> dict[str, ServiceConfig]:
         if not _SAFE_NAME.match(name):
             raise ConfigError(key, "service names may hold only letters, digits, '_', '-', '.'")
         _reject_unknown(table[name], key, {"numbers", "queue", "language", "notice",
-                                           "recording_retention", "history_retention"})
+                                           "recording_retention", "history_retention",
+                                           "on_objection"})
         numbers, number_languages = reader.numbers(f"{key}.numbers")
         for number in numbers:
             if number in owner_of:
@@ -251,6 +316,7 @@ def _parse_services(reader: _Reader) -> dict[str, ServiceConfig]:
             history_retention=parse_retention(
                 f"{key}.history_retention",
                 reader.get(f"{key}.history_retention", "until erased")),
+            on_objection=reader.choice(f"{key}.on_objection", ON_OBJECTION, "record"),
         )
     return services
 
@@ -303,6 +369,18 @@ class _Reader:
         value = self.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
             raise ConfigError(key, f"expected a port number 1-65535, got {value!r}")
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(key, f"expected a whole number {low}-{high}, got {value!r}")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {value!r}")
         return value
 
     def choice(self, key: str, allowed: tuple[str, ...], default: str | None) -> str:

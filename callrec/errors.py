@@ -6,6 +6,7 @@ turn any of them into a one-line message and a non-zero exit without a traceback
     CallrecError
     ├── ConfigError          bad or missing configuration (exit status 2)
     ├── InputError           bad command-line input: malformed number, unknown id (exit 2)
+    ├── AccessDenied         the acting user may not do this, e.g. export restricted data (3)
     ├── StorageError         the database refused or is unreachable
     ├── RecordingError       a recording file could not be read, probed or removed
     ├── LabError             the Asterisk lab could not be provisioned or started
@@ -39,6 +40,12 @@ class InputError(CallrecError):
     """Bad input on the command line; nothing was changed."""
 
     exit_status = 2
+
+
+class AccessDenied(CallrecError):
+    """The acting user lacks the role this needs; nothing was changed."""
+
+    exit_status = 3
 
 
 class StorageError(CallrecError):

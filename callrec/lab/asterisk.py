@@ -36,6 +36,8 @@ HOST_TOOLS = {"debootstrap": "debootstrap", "sipp": "sip-tester", "sox": "sox"}
 ASTERISK_DATA_DIR = "/usr/share/asterisk"
 SOUND_LANGUAGES = ("fi", "sv", "en")
 BUILD_TIMEOUT = 1800.0
+# Lab-only Asterisk configuration (benchmarks), installed next to asterisk-config/.
+LAB_CONFIG_DIR = Path(__file__).resolve().parent / "asterisk-conf"
 
 
 def _suite_has_sid(suite: str) -> bool:
@@ -280,6 +282,9 @@ class AsteriskLab:
         source = self.project_dir / "asterisk-config"
         if not (files := sorted(source.glob("*.conf"))):
             raise LabError(f"no *.conf in {source} (hint: pass the project directory)")
+        # Lab-only additions (the benchmarks' numbers, queue and agent), which the admin
+        # files pull in with #tryinclude "*_lab.conf".
+        files += sorted(LAB_CONFIG_DIR.glob("*_lab.conf"))
         _, gid = self._ids()
         for conf in files:
             target = self.chroot / "etc/asterisk" / conf.name
@@ -307,7 +312,8 @@ class AsteriskLab:
         uid, gid = self._ids()
         run_dir = self.chroot / "run/asterisk"
         for path, mode in ((run_dir, 0o755), (self.recordings_host_dir, 0o750),
-                           (self.recordings_host_dir / "failopen", 0o750)):
+                           (self.recordings_host_dir / "failopen", 0o750),
+                           (self.recordings_host_dir / "bench", 0o750)):
             path.mkdir(parents=True, exist_ok=True)
             os.chown(path, uid, gid)
             # Recordings are personal data: other local users are kept out.

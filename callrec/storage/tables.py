@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -38,6 +39,9 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 OUTCOMES = ("answered", "abandoned", "notice_hangup")
+RECORDING_LIVE = "recording_path IS NOT NULL AND recording_deleted_at IS NULL"
+PURGE_PENDING = "recording_purge_started_at IS NOT NULL"
+PURGE_STATUSES = ("running", "completed", "failed", "interrupted", "skipped")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -107,6 +111,11 @@ class CallRow(Base):
     recording_deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     restricted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     legal_hold: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # Retention (0002): set while a purge deletes this row's recording file; see
+    # callrec/retention/purge.py for the protocol.
+    recording_purge_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Objection (0005): why the call was queued with no notice and no recording.
+    recording_skipped_reason: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         CheckConstraint(f"outcome IN {OUTCOMES!r}", name="outcome"),
@@ -116,6 +125,13 @@ class CallRow(Base):
         # Only the few calls without an end: what recovery after a restart looks for.
         Index("ix_calls_unfinished", "asterisk_id",
               sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
+        # Retention (0002): the history purge scans by service and age; the recording purge
+        # only the rows whose file still exists, so years of purged rows cost it nothing.
+        Index(None, "service", "started_at", "id"),
+        Index("ix_calls_recording_live", "service", "started_at", "id",
+              sqlite_where=text(RECORDING_LIVE), postgresql_where=text(RECORDING_LIVE)),
+        Index("ix_calls_purge_pending", "recording_purge_started_at",
+              sqlite_where=text(PURGE_PENDING), postgresql_where=text(PURGE_PENDING)),
     )
 
 
@@ -165,3 +181,213 @@ class AuditLogRow(Base):
     details: Mapped[str | None] = mapped_column(Text)  # JSON text
 
     __table_args__ = (Index(None, "at"), Index(None, "call_id"))
+
+
+# --- Retention (migration 0002) -------------------------------------------------------------
+
+
+class PurgeRunRow(Base):
+    """One ``callrec purge`` run: who ran it, when, and what it deleted or held back."""
+
+    __tablename__ = "purge_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    evaluated_at: Mapped[datetime] = mapped_column(UtcDateTime)  # --now, or the start
+    actor: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16))
+    recordings_deleted: Mapped[int] = mapped_column(Integer)
+    bytes_freed: Mapped[int] = mapped_column(BigInteger)
+    history_deleted: Mapped[int] = mapped_column(Integer)
+    held_back: Mapped[int] = mapped_column(Integer)
+    missing_files: Mapped[int] = mapped_column(Integer)
+    orphans_found: Mapped[int] = mapped_column(Integer)
+    orphans_deleted: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    details: Mapped[str | None] = mapped_column(Text)  # JSON text: the --json summary
+
+    __table_args__ = (
+        CheckConstraint(f"status IN {PURGE_STATUSES!r}", name="status"),
+        Index(None, "started_at"),
+    )
+
+
+# --- Data-subject rights (migration 0003) ---------------------------------------------------
+
+
+class CorrectionRow(Base):
+    """A rectification (GDPR art. 16): the value a field had before, and why it changed.
+
+    The old value is personal data of the same subject, so it goes when the call goes:
+    erased with it, or purged with it (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "rights_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    request_reference: Mapped[str] = mapped_column(String(64))
+    corrected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "call_id"),)
+
+
+class ObjectionRow(Base):
+    """A caller who objected (art. 21): kept after an erasure, or the objection is lost."""
+
+    __tablename__ = "rights_objections"
+
+    subject_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    objected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    request_reference: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(Text)
+
+
+class ErasureJobRow(Base):
+    """An erasure under way: exists from the plan until the tombstone, in one transaction
+    with it; a run that finds one resumes it (see callrec/rights/erasure.py)."""
+
+    __tablename__ = "rights_erasure_jobs"
+
+    request_reference: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject_number: Mapped[str] = mapped_column(String(32))
+    call_id: Mapped[str | None] = mapped_column(String(32))  # None: every call of the subject
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(Text)
+
+
+class ErasureItemRow(Base):
+    """One call an erasure job covers, fixed when the job is planned."""
+
+    __tablename__ = "rights_erasure_items"
+
+    request_reference: Mapped[str] = mapped_column(
+        String(64), ForeignKey("rights_erasure_jobs.request_reference", ondelete="CASCADE"),
+        primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    recording_path: Mapped[str | None] = mapped_column(Text)
+    # The register said the recording existed when the job was planned: what the tombstone
+    # counts, however many files a killed run had already removed.
+    recording_live: Mapped[bool] = mapped_column(Boolean)
+
+
+# --- Web access: users, sessions, tokens, access log (migration 0004) -----------------------
+
+ROLES = ("agent", "supervisor", "quality", "maintainer", "dpo", "admin")
+ACCESS_ACTIONS = ("play", "download")
+
+
+class UserRow(Base):
+    """A person who may log in to ``callrec web``. Never deleted: disabled, so the access
+    log and the reviews keep naming someone."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    queues: Mapped[str] = mapped_column(Text)  # comma-separated, sorted
+    agent_name: Mapped[str | None] = mapped_column(Text)  # matches calls.agent
+    password_hash: Mapped[str | None] = mapped_column(Text)  # argon2id; None: cannot log in
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reviewed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
+
+
+class WebSessionRow(Base):
+    """A browser login. The cookie holds the secret; only its SHA-256 is kept."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    client: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "user_id"),)
+
+
+class ApiTokenRow(Base):
+    """A bearer token for scripts; shown once when made, kept only as SHA-256."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index(None, "user_id"),)
+
+
+class AccessLogRow(Base):
+    """One playback or download, hash-chained to the entry before (callrec/access/chain.py).
+
+    No foreign keys: an entry outlives the user's changes and the call's erasure.
+    """
+
+    __tablename__ = "access_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    username: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    call_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    client: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (
+        CheckConstraint(f"action IN {ACCESS_ACTIONS!r}", name="action"),
+        Index(None, "call_id"),
+        Index(None, "username", "at"),
+    )
+
+
+class AccessReviewRow(Base):
+    """Opened when a user's role, queues or agent name change; closed by a reviewer."""
+
+    __tablename__ = "access_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    change: Mapped[str] = mapped_column(Text)
+    opened_by: Mapped[str] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "user_id"),)
+
+
+class LoginAttemptRow(Base):
+    """Every login try, kept for the lockout window and for incident review."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))  # as typed (cut to 64), user or not
+    client: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (Index(None, "username", "at"),)

@@ -16,6 +16,7 @@ from callrec.cli import main
 from callrec.commands.calls import display_width, terminal_safe
 from callrec.domain.history import CallEnd, Outcome, RecordingFacts
 from callrec.storage.history_dao import SqlContactHistory
+from callrec.storage.migrate import head_revision
 from tests.conftest import NewCallFactory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrec.example.toml"
@@ -62,15 +63,16 @@ def run_json(cli: Callable[..., tuple[int, str, str]], *args: str) -> list[dict[
 
 def test_db_commands_and_refusal_before_upgrade(cli: Callable[..., tuple[int, str, str]]
                                                 ) -> None:
-    assert cli("db", "current") == (1, "none\n", "callrec: this callrec needs schema 0001: "
+    head = head_revision()
+    assert cli("db", "current") == (1, "none\n", f"callrec: this callrec needs schema {head}: "
                                     "run `callrec db upgrade`\n")
     status, out, err = cli("calls")
     assert (status, out) == (1, "")
     assert err == ("callrec: database schema is at nothing (empty database), this callrec "
-                   "needs 0001: run `callrec db upgrade`\n")
-    assert cli("db", "upgrade") == (0, "database schema upgraded from nothing to 0001\n", "")
-    assert cli("db", "upgrade") == (0, "database schema already at 0001\n", "")
-    assert cli("db", "current") == (0, "0001\n", "")
+                   f"needs {head}: run `callrec db upgrade`\n")
+    assert cli("db", "upgrade") == (0, f"database schema upgraded from nothing to {head}\n", "")
+    assert cli("db", "upgrade") == (0, f"database schema already at {head}\n", "")
+    assert cli("db", "current") == (0, f"{head}\n", "")
     assert cli("calls") == (0, "no calls found\n", "")
     assert run_json(cli) == []
 

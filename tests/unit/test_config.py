@@ -142,3 +142,43 @@ def test_cli_missing_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["--config", str(tmp_path / "absent.toml"), "db", "current"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"callrec: config: {tmp_path / 'absent.toml'}: no such file")
+
+
+# --- Data-subject rights: on_objection and [rights] officers ----------------------------------
+
+
+def test_example_on_objection_and_officers() -> None:
+    config = load_config(EXAMPLE)
+    assert {name: service.on_objection for name, service in config.services.items()} == {
+        "servicedesk": "record", "switchboard": "record"}
+    assert config.rights_officers == ("dpo",)
+
+
+def test_on_objection_do_not_record_and_defaults(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, 'on_objection = "record"            #',
+                         'on_objection = "do_not_record"  #')
+    config = load_config(path)
+    assert config.services["switchboard"].on_objection == "do_not_record"
+    assert config.services["servicedesk"].on_objection == "record"
+    bare = write_variant(tmp_path, 'officers = ["dpo"]\n', "")
+    assert load_config(bare).rights_officers == ()
+
+
+def test_on_objection_missing_means_record(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, 'on_objection = "record"\n', "")
+    assert load_config(path).services["servicedesk"].on_objection == "record"
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ('on_objection = "record"\n', 'on_objection = "skip"\n',
+     "services.servicedesk.on_objection"),
+    ('on_objection = "record"\n', "on_objection = true\n", "services.servicedesk.on_objection"),
+    ('officers = ["dpo"]', 'officers = "dpo"', "rights.officers"),
+    ('officers = ["dpo"]', "officers = [1]", "rights.officers"),
+    ('officers = ["dpo"]', 'officers = ["dpo; rm -rf /"]', "rights.officers"),
+    ('officers = ["dpo"]', 'officers = ["dpo"]\nauditors = []', "rights.auditors"),
+])
+def test_bad_rights_config_names_the_key(tmp_path: Path, old: str, new: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_variant(tmp_path, old, new))
+    assert caught.value.key == key
