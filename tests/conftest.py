@@ -6,6 +6,7 @@ tests fail and say so. Deselect them deliberately with ``-m "not postgres"``.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
@@ -134,3 +136,14 @@ def make_call() -> NewCallFactory:
         return replace(call, **overrides)
 
     return factory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Commands configure logging process-wide; no test may inherit another's set-up."""
+    yield
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if type(h).__name__ == "_StderrHandler"]:
+        root.removeHandler(handler)
+    root.setLevel(logging.WARNING)
