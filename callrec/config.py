@@ -16,15 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callrec.config_reader import LANGUAGES, SAFE_NAME, TomlReader, reject_unknown
 from callrec.errors import ConfigError
 
 CONFIG_ENV = "CALLREC_CONFIG"
-LANGUAGES = ("fi", "sv", "en")
-# Queue, context and sound names end up in dialplan applications' arguments: keep them to
-# characters that cannot split or inject an argument.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_SAFE_SOUND = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
-_DIALLED = re.compile(r"^\+?[0-9]{2,20}$")
 _RETENTION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|years)\s*$")
 _FOREVER = ("until erased", "forever")
 # What the call flow does with a call from a number that objected (GDPR art. 21).
@@ -200,11 +195,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
 
 def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
     """Validate an already-parsed TOML document."""
-    reader = _Reader(raw)
-    _reject_unknown(raw, "", {*_SECTION_KEYS, "services"})
+    reader = TomlReader(raw)
+    reject_unknown(raw, "", {*_SECTION_KEYS, "services"})
     for section, known in _SECTION_KEYS.items():
         if section in raw:
-            _reject_unknown(raw[section], section, known)
+            reject_unknown(raw[section], section, known)
     services = _parse_services(reader)
     default_service = reader.text("default.service", default=next(iter(services), ""))
     if default_service not in services:
@@ -238,7 +233,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
     )
 
 
-def _parse_web(reader: _Reader) -> WebConfig:
+def _parse_web(reader: TomlReader) -> WebConfig:
     return WebConfig(
         host=reader.text("web.host", default="127.0.0.1"),
         port=reader.port("web.port", default=8480),
@@ -250,7 +245,7 @@ def _parse_web(reader: _Reader) -> WebConfig:
     )
 
 
-def _parse_ari(reader: _Reader) -> AriConfig:
+def _parse_ari(reader: TomlReader) -> AriConfig:
     url = reader.text("ari.url", default="http://127.0.0.1:8088")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -260,7 +255,7 @@ def _parse_ari(reader: _Reader) -> AriConfig:
                      app=reader.safe_name("ari.app", default="callrec"))
 
 
-def _parse_officers(reader: _Reader) -> tuple[str, ...]:
+def _parse_officers(reader: TomlReader) -> tuple[str, ...]:
     value = reader.get("rights.officers", [])
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ConfigError("rights.officers", 'expected a list of logins, e.g. ["dpo"]')
@@ -270,14 +265,14 @@ def _parse_officers(reader: _Reader) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _parse_region(reader: _Reader) -> str:
+def _parse_region(reader: TomlReader) -> str:
     region = reader.text("numbers.default_country", default="FI").upper()
     if not re.fullmatch(r"[A-Z]{2}", region):
         raise ConfigError("numbers.default_country", f"{region!r} is not a two-letter country code")
     return region
 
 
-def _parse_timezone(reader: _Reader) -> ZoneInfo:
+def _parse_timezone(reader: TomlReader) -> ZoneInfo:
     name = reader.text("numbers.timezone", default="Europe/Helsinki")
     try:
         return ZoneInfo(name)
@@ -285,7 +280,7 @@ def _parse_timezone(reader: _Reader) -> ZoneInfo:
         raise ConfigError("numbers.timezone", f"unknown time zone {name!r}") from None
 
 
-def _parse_services(reader: _Reader) -> dict[str, ServiceConfig]:
+def _parse_services(reader: TomlReader) -> dict[str, ServiceConfig]:
     table = reader.table("services")
     if not table:
         raise ConfigError("services", "at least one service is needed")
@@ -293,9 +288,9 @@ def _parse_services(reader: _Reader) -> dict[str, ServiceConfig]:
     owner_of: dict[str, str] = {}
     for name in table:
         key = f"services.{name}"
-        if not _SAFE_NAME.match(name):
+        if not SAFE_NAME.match(name):
             raise ConfigError(key, "service names may hold only letters, digits, '_', '-', '.'")
-        _reject_unknown(table[name], key, {"numbers", "queue", "language", "notice",
+        reject_unknown(table[name], key, {"numbers", "queue", "language", "notice",
                                            "recording_retention", "history_retention",
                                            "on_objection"})
         numbers, number_languages = reader.numbers(f"{key}.numbers")
@@ -319,111 +314,3 @@ def _parse_services(reader: _Reader) -> dict[str, ServiceConfig]:
             on_objection=reader.choice(f"{key}.on_objection", ON_OBJECTION, "record"),
         )
     return services
-
-
-def _reject_unknown(table: object, key: str, known: set[str]) -> None:
-    if not isinstance(table, Mapping):
-        raise ConfigError(key, "expected a table")
-    for name in table:
-        if name not in known:
-            where = f"{key}.{name}" if key else name
-            raise ConfigError(where, f"unknown key (known here: {', '.join(sorted(known))})")
-
-
-_MISSING = object()
-
-
-class _Reader:
-    """Typed access to dotted keys, raising ConfigError with the full key name."""
-
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        self._raw = raw
-
-    def get(self, key: str, default: object = _MISSING) -> object:
-        node: object = self._raw
-        for part in key.split("."):
-            if not isinstance(node, Mapping):
-                raise ConfigError(key, "expected a table above this key")
-            if part not in node:
-                if default is _MISSING:
-                    raise ConfigError(key, "missing")
-                return default
-            node = node[part]
-        return node
-
-    def table(self, key: str) -> Mapping[str, Any]:
-        value = self.get(key, {})
-        if not isinstance(value, Mapping):
-            raise ConfigError(key, "expected a table")
-        return value
-
-    def text(self, key: str, default: str | None = None) -> str:
-        value = self.get(key, _MISSING if default is None else default)
-        if not isinstance(value, str) or not value.strip():
-            raise ConfigError(key, f"expected non-empty text, got {value!r}")
-        if any(ord(ch) < 32 for ch in value):
-            raise ConfigError(key, "control characters are not allowed")
-        return value
-
-    def port(self, key: str, default: int) -> int:
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-            raise ConfigError(key, f"expected a port number 1-65535, got {value!r}")
-        return value
-
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
-        value = self.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(key, f"expected a whole number {low}-{high}, got {value!r}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.get(key, default)
-        if not isinstance(value, bool):
-            raise ConfigError(key, f"expected true or false, got {value!r}")
-        return value
-
-    def choice(self, key: str, allowed: tuple[str, ...], default: str | None) -> str:
-        value = self.text(key, default)
-        if value not in allowed:
-            raise ConfigError(key, f"{value!r} is not one of {', '.join(allowed)}")
-        return value
-
-    def safe_name(self, key: str, default: str | None = None) -> str:
-        value = self.text(key, default)
-        if not _SAFE_NAME.match(value):
-            raise ConfigError(key, f"{value!r}: use only letters, digits, '_', '-', '.'")
-        return value
-
-    def sound(self, key: str, default: str) -> str:
-        value = self.text(key, default)
-        if not _SAFE_SOUND.match(value):
-            raise ConfigError(key, f"{value!r} is not a sound name like 'callrec/notice'")
-        return value
-
-    def numbers(self, key: str) -> tuple[tuple[str, ...], dict[str, str]]:
-        """Dialled numbers, each either "0295504000" or {number = "...", language = "sv"}."""
-        value = self.get(key)
-        if not isinstance(value, list) or not value:
-            raise ConfigError(key, "expected a non-empty list of dialled numbers")
-        numbers: list[str] = []
-        languages: dict[str, str] = {}
-        for index, entry in enumerate(value):
-            number = entry.get("number") if isinstance(entry, Mapping) else entry
-            if not isinstance(number, str) or not _DIALLED.match(number):
-                raise ConfigError(key, f"{number!r} is not a dialled number (digits, "
-                                  "optionally a leading '+', as the trunk delivers it)")
-            if isinstance(entry, Mapping):
-                _reject_unknown(entry, f"{key}[{index}]", {"number", "language"})
-                if "language" in entry:
-                    languages[number] = _entry_language(entry, f"{key}[{index}]")
-            numbers.append(number)
-        return tuple(numbers), languages
-
-
-def _entry_language(entry: Mapping[str, Any], key: str) -> str:
-    try:
-        return _Reader(entry).choice("language", LANGUAGES, None)
-    except ConfigError as exc:
-        # The entry's own reader only knows "language"; name the full key.
-        raise ConfigError(f"{key}.{exc.key}", exc.problem) from None
