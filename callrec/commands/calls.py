@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callrec.commands.options import parse_instant
 from callrec.config import load_config
 from callrec.domain.history import CallRecord
 from callrec.errors import InputError
@@ -67,12 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def parse_since(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"--since {text!r} is not an ISO 8601 date or time: expected e.g. "
-                         "2026-11-24 or 2026-11-24T08:00:00+02:00") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return parse_instant("--since", text, UTC, "2026-11-24 or 2026-11-24T08:00:00+02:00")
 
 
 def parse_limit(text: str) -> int:

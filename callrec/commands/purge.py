@@ -15,8 +15,8 @@ from typing import Any, TextIO
 import structlog
 
 from callrec.actor import current_actor
+from callrec.commands.options import parse_instant
 from callrec.config import Config, load_config
-from callrec.errors import InputError
 from callrec.logs import configure_logging
 from callrec.retention.files import LocalRecordings
 from callrec.retention.ports import NoProgress, Progress
@@ -72,12 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def parse_now(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"--now {text!r} is not an ISO 8601 time: expected e.g. "
-                         "2026-11-24T03:00:00+02:00") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return parse_instant("--now", text, UTC, "2026-11-24T03:00:00+02:00")
 
 
 def policy(config: Config) -> PurgePolicy:

@@ -17,6 +17,7 @@ from typing import Any
 
 from callrec.actor import current_actor
 from callrec.commands import rights_output as output
+from callrec.commands.options import parse_instant
 from callrec.config import Config, load_config
 from callrec.errors import InputError
 from callrec.numbers import parse_subject_number
@@ -198,10 +199,5 @@ def run_requests(args: argparse.Namespace, config: Config, service: RightsServic
 
 
 def parse_received(text: str, config: Config) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"--received {text!r} is not an ISO 8601 date or time, e.g. "
-                         "2026-11-24 or 2026-11-24T09:30") from None
     # A date typed by the DPO is a local date, like the letter's postmark.
-    return moment.replace(tzinfo=config.timezone) if moment.tzinfo is None else moment
+    return parse_instant("--received", text, config.timezone, "2026-11-24 or 2026-11-24T09:30")
