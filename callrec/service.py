@@ -28,7 +28,6 @@ class CallService:
         self._history = history
         self._calls: dict[str, asyncio.Task[None]] = {}
         self._log = structlog.get_logger("callrec.service")
-        self.asterisk_id = ""
 
     @property
     def active_calls(self) -> int:
@@ -43,7 +42,6 @@ class CallService:
     async def on_connected(self) -> None:
         """After every (re)connection: take over calls whose events we may have missed."""
         snapshot = await self._telephony.resync()
-        self.asterisk_id = snapshot.asterisk_id
         unfinished = await self._history.unfinished_calls(snapshot.asterisk_id)
         rows_by_channel = {record.channel_id: record for record in unfinished}
         for channel_id, record in rows_by_channel.items():
@@ -53,7 +51,7 @@ class CallService:
             if (live.in_our_stasis and channel_id not in self._calls
                     and channel_id not in rows_by_channel):
                 self._start(channel_id, self._flow.handle_new(live.call))
-        self._log.info("resynced", asterisk_id=self.asterisk_id, unfinished=len(unfinished),
+        self._log.info("resynced", asterisk_id=snapshot.asterisk_id, unfinished=len(unfinished),
                        live_channels=len(snapshot.live), active_calls=len(self._calls))
 
     async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:

@@ -79,9 +79,6 @@ class AriClient:
     async def answer(self, channel_id: str) -> None:
         await self.request("POST", f"/channels/{_seg(channel_id)}/answer")
 
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
-        await self.request("DELETE", f"/channels/{_seg(channel_id)}", {"reason": reason})
-
     async def play(self, channel_id: str, media: str, lang: str, playback_id: str) -> None:
         await self.request("POST", f"/channels/{_seg(channel_id)}/play/{_seg(playback_id)}",
                            {"media": media, "lang": lang})
@@ -115,12 +112,6 @@ class AriClient:
         """Ask Asterisk to send the app only these event types."""
         await self.request("PUT", f"/applications/{_seg(app)}/eventFilter",
                            payload={"allowed": [{"type": kind} for kind in allowed_types]})
-
-    # --- bridges ------------------------------------------------------------------------
-
-    async def list_bridges(self) -> list[JsonObject]:
-        bridges: list[JsonObject] = await self.request("GET", "/bridges")
-        return bridges
 
 
 def _seg(value: str) -> str:

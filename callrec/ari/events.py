@@ -60,7 +60,6 @@ class EventStream:
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._log = structlog.get_logger("callrec.ari.events")
-        self.connected = asyncio.Event()
         self.connections = 0
 
     async def run(self) -> None:
@@ -83,8 +82,6 @@ class EventStream:
             except (aiohttp.ClientError, TimeoutError, AriError, OSError) as exc:
                 self._log.warning("ari_events_disconnected", error=str(exc) or type(exc).__name__,
                                   attempt=attempt)
-            finally:
-                self.connected.clear()
             await asyncio.sleep(self._backoff.delay(attempt, self._rng))
             attempt += 1
 
@@ -95,7 +92,6 @@ class EventStream:
             self.connections += 1
             self._log.info("ari_events_connected", app=self._app, connections=self.connections)
             await self._on_connected()
-            self.connected.set()
             async for message in socket:
                 if message.type is aiohttp.WSMsgType.TEXT:
                     self._dispatch(message.data)

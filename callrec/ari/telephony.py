@@ -228,9 +228,6 @@ class AriTelephony:
             except AriNotFound:
                 finished.set_result(True)  # it ended while we were away; the caller is here
 
-    def is_watched(self, channel_id: str) -> bool:
-        return channel_id in self._watches
-
     @staticmethod
     async def _gone_is_caller_gone(step: Any) -> Any:
         try:
