@@ -9,8 +9,9 @@ recording: recording starts only once the notice has been heard in full.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -56,14 +57,18 @@ class CallFlow:
         self._recordings = recordings
         self._clock = clock
         self._new_id = new_id
+        # Calls this process is running, by channel: spares the AGI report a database
+        # lookup on the hot path. Anything not in it is looked up (e.g. just after a restart).
+        self._call_of_channel: dict[str, str] = {}
         self._log = structlog.get_logger("callrec.callflow")
 
     async def handle_new(self, call: IncomingCall) -> None:
         """Run one call from its arrival in Stasis to its finalised history row."""
         record = await self._open_row(call)
         service, _ = self._settings.route(record.service_number)
-        await self._notice_then_queue(record, service)
-        await self._finish_when_hung_up(record)
+        with self._running(record):
+            await self._notice_then_queue(record, service)
+            await self._finish_when_hung_up(record)
 
     async def resume(self, record: CallRecord, live: LiveChannel | None) -> None:
         """Take over a call whose row is unfinished, after callrec restarted or reconnected."""
@@ -72,25 +77,37 @@ class CallFlow:
             self._log.info("call_ended_while_away")
             await self._finish(record.id, Hangup(self._clock(), estimated=True))
             return
-        if live.in_our_stasis:
-            self._log.info("call_resumed_in_notice_phase")
-            service, _ = self._settings.route(record.service_number)
-            await self._notice_then_queue(record, service)
-        else:
-            self._log.info("call_resumed_in_queue")
-            await self._telephony.adopt(record.channel_id)
-            if record.agent is None:
-                await self._learn_agent(record)
-        await self._finish_when_hung_up(record)
+        with self._running(record):
+            if live.in_our_stasis:
+                self._log.info("call_resumed_in_notice_phase")
+                service, _ = self._settings.route(record.service_number)
+                await self._notice_then_queue(record, service)
+            else:
+                self._log.info("call_resumed_in_queue")
+                await self._telephony.adopt(record.channel_id)
+                if record.agent is None:
+                    await self._learn_agent(record)
+            await self._finish_when_hung_up(record)
+
+    @contextlib.contextmanager
+    def _running(self, record: CallRecord) -> Iterator[None]:
+        self._call_of_channel[record.channel_id] = record.id
+        try:
+            yield
+        finally:
+            self._call_of_channel.pop(record.channel_id, None)
 
     async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:
         """Queue reported (through its AGI hook) that a member took this caller."""
-        record = await self._history.find_by_channel(channel_id)
-        if record is None:
+        call_id = self._call_of_channel.get(channel_id)
+        if call_id is None:
+            record = await self._history.find_by_channel(channel_id)
+            call_id = record.id if record is not None else None
+        if call_id is None or not await self._history.agent_connected(
+                call_id, agent, interface, self._clock()):
             self._log.warning("agent_for_unknown_call", channel_id=channel_id)
             return
-        await self._history.agent_connected(record.id, agent, interface, self._clock())
-        self._log.info("agent_connected", call_id=record.id, channel_id=channel_id, agent=agent)
+        self._log.info("agent_connected", call_id=call_id, channel_id=channel_id, agent=agent)
 
     async def _open_row(self, call: IncomingCall) -> CallRecord:
         service, known = self._settings.route(call.dialled)

@@ -13,7 +13,7 @@ import pytest
 
 from callrec.config import Config, parse_config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
-from callrec.domain.history import Outcome, RecordingFacts
+from callrec.domain.history import CallRecord, Outcome, RecordingFacts
 from callrec.domain.ports import IncomingCall, LiveChannel
 from tests.unit.fakes import (
     MemoryHistory,
@@ -267,3 +267,25 @@ async def test_objection_changes_nothing_unless_it_applies(
     (row,) = history.rows.values()
     assert [step[0] for step in telephony.steps] == ["answer", "play", "queue"]
     assert row.recording_path is not None and row.recording_skipped_reason is None
+
+
+async def test_agent_report_for_a_running_call_needs_no_lookup(config: Config) -> None:
+    class CountingHistory(MemoryHistory):
+        lookups = 0
+
+        async def find_by_channel(self, channel_id: str) -> CallRecord | None:
+            self.lookups += 1
+            return await super().find_by_channel(channel_id)
+
+    history, telephony = CountingHistory(), ScriptedTelephony()
+    flow = make_flow(config, telephony, history, MemoryRecordings(), Clock())
+    task = asyncio.create_task(flow.handle_new(incoming()))
+    await asyncio.sleep(0.01)
+    await flow.agent_connected("1700000000.1", "agent2", "PJSIP/agent2")
+    assert history.lookups == 0
+    telephony.hang_up("1700000000.1", T0 + timedelta(seconds=30))
+    await asyncio.wait_for(task, 1)
+    await flow.agent_connected("1700000000.1", "agent1", "PJSIP/agent1")  # after the end
+    assert history.lookups == 1
+    (row,) = history.rows.values()
+    assert row.agent == "agent2" and row.outcome is Outcome.ANSWERED
