@@ -34,9 +34,6 @@ class ThreadedHistory:
     async def finish_call(self, call_id: str, end: CallEnd) -> None:
         await asyncio.to_thread(self._history.finish_call, call_id, end)
 
-    async def get(self, call_id: str) -> CallRecord | None:
-        return await asyncio.to_thread(self._history.get, call_id)
-
     async def find_by_channel(self, channel_id: str) -> CallRecord | None:
         return await asyncio.to_thread(self._history.find_by_channel, channel_id)
 

@@ -45,6 +45,27 @@ def new_call_id() -> str:
     return uuid.uuid4().hex
 
 
+@dataclass
+class LiveCall:
+    """What this process knows of a call it is running, kept as the row changes.
+
+    The row is written as each step happens (for a restart to pick up); this copy spares
+    reading it back on the call path, which runs for every call.
+    """
+
+    id: str
+    channel_id: str
+    notice_completed: bool
+    recording_path: str | None
+    agent: str | None
+    recording_skipped_reason: str | None
+
+    @classmethod
+    def of(cls, record: CallRecord) -> LiveCall:
+        return cls(record.id, record.channel_id, record.notice_completed,
+                   record.recording_path, record.agent, record.recording_skipped_reason)
+
+
 class CallFlow:
     def __init__(self, settings: CallFlowSettings, telephony: Telephony,
                  history: AsyncContactHistory, recordings: RecordingStore,
@@ -59,48 +80,52 @@ class CallFlow:
         self._new_id = new_id
         # Calls this process is running, by channel: spares the AGI report a database
         # lookup on the hot path. Anything not in it is looked up (e.g. just after a restart).
-        self._call_of_channel: dict[str, str] = {}
+        self._live_calls: dict[str, LiveCall] = {}
         self._log = structlog.get_logger("callrec.callflow")
 
     async def handle_new(self, call: IncomingCall) -> None:
         """Run one call from its arrival in Stasis to its finalised history row."""
         record = await self._open_row(call)
         service, _ = self._settings.route(record.service_number)
-        with self._running(record):
-            await self._notice_then_queue(record, service)
-            await self._finish_when_hung_up(record)
+        with self._running(record) as live:
+            await self._notice_then_queue(record, live, service)
+            await self._finish_when_hung_up(live)
 
     async def resume(self, record: CallRecord, live: LiveChannel | None) -> None:
         """Take over a call whose row is unfinished, after callrec restarted or reconnected."""
         _bind_ids(record)
         if live is None:
             self._log.info("call_ended_while_away")
-            await self._finish(record.id, Hangup(self._clock(), estimated=True))
+            await self._finish(LiveCall.of(record), Hangup(self._clock(), estimated=True))
             return
-        with self._running(record):
+        with self._running(record) as call:
             if live.in_our_stasis:
                 self._log.info("call_resumed_in_notice_phase")
                 service, _ = self._settings.route(record.service_number)
-                await self._notice_then_queue(record, service)
+                await self._notice_then_queue(record, call, service)
             else:
                 self._log.info("call_resumed_in_queue")
                 await self._telephony.adopt(record.channel_id)
-                if record.agent is None:
-                    await self._learn_agent(record)
-            await self._finish_when_hung_up(record)
+                if call.agent is None:
+                    await self._learn_agent(call)
+            await self._finish_when_hung_up(call)
 
     @contextlib.contextmanager
-    def _running(self, record: CallRecord) -> Iterator[None]:
-        self._call_of_channel[record.channel_id] = record.id
+    def _running(self, record: CallRecord) -> Iterator[LiveCall]:
+        live = self._live_calls[record.channel_id] = LiveCall.of(record)
         try:
-            yield
+            yield live
         finally:
-            self._call_of_channel.pop(record.channel_id, None)
+            self._live_calls.pop(record.channel_id, None)
 
     async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:
         """Queue reported (through its AGI hook) that a member took this caller."""
-        call_id = self._call_of_channel.get(channel_id)
-        if call_id is None:
+        live = self._live_calls.get(channel_id)
+        if live is not None:
+            call_id: str | None = live.id
+            # Before the write: a hangup racing this report must already count it answered.
+            live.agent = live.agent or agent
+        else:
             record = await self._history.find_by_channel(channel_id)
             call_id = record.id if record is not None else None
         if call_id is None or not await self._history.agent_connected(
@@ -135,13 +160,14 @@ class CallFlow:
         log.info("call_started", service=service.name, withheld=caller.withheld)
         return record
 
-    async def _notice_then_queue(self, record: CallRecord, service: ServiceConfig) -> None:
+    async def _notice_then_queue(self, record: CallRecord, live: LiveCall,
+                                 service: ServiceConfig) -> None:
         channel = record.channel_id
         try:
             if await self._must_not_record(record, service):
-                await self._queue_unrecorded(record, "objection")
+                await self._queue_unrecorded(record, live, "objection")
                 return
-            if not record.notice_completed:
+            if not live.notice_completed:
                 await self._telephony.answer(channel)
                 if not await self._telephony.play_notice(channel, service.notice,
                                                          record.language):
@@ -149,6 +175,7 @@ class CallFlow:
                     return
             target = self._recordings.target_for(record.id, record.started_at)
             await self._history.notice_completed(record.id, target.relative_path)
+            live.notice_completed, live.recording_path = True, target.relative_path
             await self._telephony.send_to_queue(channel, record.queue, target, record.language)
             self._log.info("call_queued", queue=record.queue)
         except CallerGone:
@@ -158,39 +185,38 @@ class CallFlow:
         return (service.on_objection == "do_not_record" and record.caller_number is not None
                 and await self._objections.has_objected(record.caller_number))
 
-    async def _queue_unrecorded(self, record: CallRecord, reason: str) -> None:
+    async def _queue_unrecorded(self, record: CallRecord, live: LiveCall, reason: str) -> None:
         # No notice either: "this call is recorded" would not be true for this caller.
         await self._telephony.answer(record.channel_id)
         await self._history.queued_unrecorded(record.id, reason)
+        live.recording_skipped_reason = reason
         await self._telephony.send_to_queue(record.channel_id, record.queue, None,
                                             record.language)
         self._log.info("call_queued_unrecorded", queue=record.queue, reason=reason)
 
-    async def _learn_agent(self, record: CallRecord) -> None:
+    async def _learn_agent(self, live: LiveCall) -> None:
         try:
-            agent = await self._telephony.current_agent(record.channel_id)
+            agent = await self._telephony.current_agent(live.channel_id)
         except CallerGone:
             return
         if agent is not None:
-            await self._history.agent_connected(record.id, agent[0], agent[1], self._clock())
+            live.agent = agent[0]
+            await self._history.agent_connected(live.id, agent[0], agent[1], self._clock())
 
-    async def _finish_when_hung_up(self, record: CallRecord) -> None:
-        hangup = await self._telephony.wait_for_hangup(record.channel_id)
-        await self._finish(record.id, hangup)
+    async def _finish_when_hung_up(self, live: LiveCall) -> None:
+        hangup = await self._telephony.wait_for_hangup(live.channel_id)
+        await self._finish(live, hangup)
 
-    async def _finish(self, call_id: str, hangup: Hangup) -> None:
-        record = await self._history.get(call_id)
-        if record is None or record.ended_at is not None:
-            return
-        outcome = outcome_of(record)
+    async def _finish(self, live: LiveCall, hangup: Hangup) -> None:
+        outcome = outcome_of(live)
         recording = None
-        if record.recording_path is not None:
-            recording = await self._recordings.finalise(record.recording_path)
+        if live.recording_path is not None:
+            recording = await self._recordings.finalise(live.recording_path)
             if hangup.estimated:
                 # The file stopped growing when the call ended: a better guess than now.
-                written = await self._recordings.last_written(record.recording_path)
+                written = await self._recordings.last_written(live.recording_path)
                 hangup = Hangup(written or hangup.at, estimated=True)
-        await self._history.finish_call(call_id, CallEnd(
+        await self._history.finish_call(live.id, CallEnd(
             ended_at=hangup.at, outcome=outcome, recording=recording,
             end_estimated=hangup.estimated))
         self._log.info("call_ended", outcome=outcome.value,
@@ -204,7 +230,7 @@ def _bind_ids(record: CallRecord) -> None:
                                            linkedid=record.linkedid)
 
 
-def outcome_of(record: CallRecord) -> Outcome:
+def outcome_of(record: CallRecord | LiveCall) -> Outcome:
     if record.agent is not None:
         return Outcome.ANSWERED
     if record.notice_completed or record.recording_skipped_reason is not None:

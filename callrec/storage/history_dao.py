@@ -6,9 +6,10 @@ A finished row (one with ``ended_at``) is final: every update below is condition
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 
 from callrec.domain.history import CallEnd, CallRecord, NewCall, Outcome
 from callrec.errors import InputError
@@ -16,6 +17,18 @@ from callrec.storage.db import Database
 from callrec.storage.tables import CallRow
 
 MAX_SEARCH_LIMIT = 100_000
+_CALLS: Table = CallRow.__table__  # type: ignore[assignment]  # a Table, typed as FromClause
+_INSERT_CALL = insert(_CALLS)
+_SET_FIRST_AGENT = (update(_CALLS)
+                    .where(_CALLS.c.id == bindparam("call_id"), _CALLS.c.agent.is_(None),
+                           _CALLS.c.ended_at.is_(None))
+                    .values(agent=bindparam("agent"),
+                            agent_interface=bindparam("agent_interface"),
+                            answered_at=bindparam("answered_at")))
+# The SET clause comes from the parameters given: columns not named are left alone.
+_UPDATE_OPEN_CALL = update(_CALLS).where(_CALLS.c.id == bindparam("call_id"),
+                                         _CALLS.c.ended_at.is_(None))
+_CALL_EXISTS = select(_CALLS.c.id).where(_CALLS.c.id == bindparam("call_id"))
 
 
 class SqlContactHistory:
@@ -28,54 +41,27 @@ class SqlContactHistory:
         self._database = database
 
     def open_call(self, call: NewCall) -> None:
-        row = CallRow(
-            id=call.id,
-            asterisk_id=call.asterisk_id,
-            channel_id=call.channel_id,
-            linkedid=call.linkedid,
-            caller_number_raw=call.caller_number_raw,
-            caller_number=call.caller_number,
-            caller_withheld=call.caller_withheld,
-            caller_name_raw=call.caller_name_raw,
-            service_number=call.service_number,
-            service=call.service,
-            service_number_known=call.service_number_known,
-            queue=call.queue,
-            language=call.language,
-            started_at=call.started_at,
-            notice_completed=False,
-            end_estimated=False,
-            legal_hold=False,
-        )
-        with self._database.session() as session:
-            session.add(row)
+        with self._database.connection() as connection:
+            connection.execute(_INSERT_CALL, {
+                **dataclasses.asdict(call), "notice_completed": False,
+                "end_estimated": False, "legal_hold": False})
 
     def notice_completed(self, call_id: str, recording_path: str) -> None:
-        with self._database.session() as session:
-            session.execute(
-                update(CallRow)
-                .where(CallRow.id == call_id, CallRow.ended_at.is_(None))
-                .values(notice_completed=True, recording_path=recording_path)
-            )
+        self._update_open(call_id, notice_completed=True, recording_path=recording_path)
 
     def queued_unrecorded(self, call_id: str, reason: str) -> None:
-        with self._database.session() as session:
-            session.execute(
-                update(CallRow)
-                .where(CallRow.id == call_id, CallRow.ended_at.is_(None))
-                .values(recording_skipped_reason=reason)
-            )
+        self._update_open(call_id, recording_skipped_reason=reason)
 
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
                         at: datetime) -> bool:
-        with self._database.session() as session:
-            session.execute(
-                update(CallRow)
-                .where(CallRow.id == call_id, CallRow.agent.is_(None),
-                       CallRow.ended_at.is_(None))
-                .values(agent=agent, agent_interface=agent_interface, answered_at=at)
-            )
-            return session.get(CallRow, call_id) is not None
+        with self._database.connection() as connection:
+            changed = connection.execute(
+                _SET_FIRST_AGENT, {"call_id": call_id, "agent": agent,
+                                   "agent_interface": agent_interface, "answered_at": at})
+            if changed.rowcount == 1:
+                return True
+            # Not changed: an agent was already there, the call had ended, or no such call.
+            return connection.execute(_CALL_EXISTS, {"call_id": call_id}).first() is not None
 
     def finish_call(self, call_id: str, end: CallEnd) -> None:
         recording = end.recording
@@ -88,12 +74,13 @@ class SqlContactHistory:
             values.update(recording_path=recording.path, recording_bytes=recording.bytes,
                           recording_seconds=recording.seconds,
                           recording_sha256=recording.sha256)
-        with self._database.session() as session:
-            session.execute(
-                update(CallRow)
-                .where(CallRow.id == call_id, CallRow.ended_at.is_(None))
-                .values(values)
-            )
+        self._update_open(call_id, **values)
+
+    def _update_open(self, call_id: str, **values: object) -> None:
+        # SQLAlchemy Core, not the ORM: these run several times per call on the call path,
+        # where the ORM's unit of work cost four times as much CPU (docs/benchmarks.md).
+        with self._database.connection() as connection:
+            connection.execute(_UPDATE_OPEN_CALL, {"call_id": call_id, **values})
 
     def get(self, call_id: str) -> CallRecord | None:
         with self._database.session() as session:

@@ -45,9 +45,6 @@ class MemoryHistory:
                      recording_seconds=facts.seconds if facts else None,
                      recording_sha256=facts.sha256 if facts else None)
 
-    async def get(self, call_id: str) -> CallRecord | None:
-        return self.rows.get(call_id)
-
     async def find_by_channel(self, channel_id: str) -> CallRecord | None:
         return next((r for r in self.rows.values() if r.channel_id == channel_id), None)
 

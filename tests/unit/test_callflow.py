@@ -289,3 +289,33 @@ async def test_agent_report_for_a_running_call_needs_no_lookup(config: Config) -
     assert history.lookups == 1
     (row,) = history.rows.values()
     assert row.agent == "agent2" and row.outcome is Outcome.ANSWERED
+
+
+async def test_hangup_while_the_agent_is_being_written_still_counts_as_answered(
+        config: Config) -> None:
+    # The flow keeps the call's state in memory instead of reading the row back at the
+    # end; an agent report whose write is still under way must already count.
+    class SlowAgentWrite(MemoryHistory):
+        def __init__(self) -> None:
+            super().__init__()
+            self.release = asyncio.Event()
+
+        async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
+                                  at: datetime) -> bool:
+            await self.release.wait()
+            return await super().agent_connected(call_id, agent, agent_interface, at)
+
+    history, telephony = SlowAgentWrite(), ScriptedTelephony()
+    flow = make_flow(config, telephony, history, MemoryRecordings(), Clock())
+    task = asyncio.create_task(flow.handle_new(incoming()))
+    await asyncio.sleep(0.01)
+    report = asyncio.create_task(flow.agent_connected("1700000000.1", "agent2",
+                                                      "PJSIP/agent2"))
+    await asyncio.sleep(0.01)
+    telephony.hang_up("1700000000.1", T0 + timedelta(seconds=30))
+    await asyncio.wait_for(task, 1)
+    history.release.set()
+    await asyncio.wait_for(report, 1)
+    (row,) = history.rows.values()
+    assert row.outcome is Outcome.ANSWERED and row.agent == "agent2"
+
