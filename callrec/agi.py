@@ -2,7 +2,7 @@
 
 ARI has no queue events, so ``Queue(...,agi://host:port/agent-connected)`` calls us on the
 caller's channel the moment a member picks up. We read the AGI environment, ask for
-MEMBERINTERFACE and MEMBERNAME (queues.conf ``setinterfacevar=yes``), close the
+MEMBERINTERFACE and MEMBERNAME (queues.conf ``setinterfacevar=yes``) in one command, close the
 connection at once (the caller is waiting to be bridged) and report the agent afterwards.
 
 Everything in the AGI environment except the unique id and the request path is ignored:
@@ -20,6 +20,8 @@ import structlog
 
 AgentReport = Callable[[str, str, str], Coroutine[Any, Any, None]]  # channel id, agent, interface
 
+# No spaces: AGI splits a command's arguments at them.
+MEMBER_EXPRESSION = "${MEMBERINTERFACE}|${MEMBERNAME}"
 _MAX_LINE = 8192
 _MAX_ENV_LINES = 200
 _READ_TIMEOUT = 5.0
@@ -65,8 +67,7 @@ class AgiServer:
             if script != "agent-connected" or not channel_id:
                 self._log.warning("agi_unknown_request", script=script[:64])
                 return
-            interface = await _get_variable(reader, writer, "MEMBERINTERFACE")
-            name = await _get_variable(reader, writer, "MEMBERNAME")
+            interface, name = await _member(reader, writer)
         except (AgiProtocolError, TimeoutError, OSError, ValueError) as exc:
             self._log.warning("agi_failed", error=str(exc) or type(exc).__name__)
             return
@@ -95,12 +96,19 @@ async def _read_environment(reader: asyncio.StreamReader) -> dict[str, str]:
     raise AgiProtocolError("AGI environment too long")
 
 
-async def _get_variable(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        name: str) -> str | None:
-    writer.write(f"GET VARIABLE {name}\n".encode("ascii"))
+async def _member(reader: asyncio.StreamReader,
+                  writer: asyncio.StreamWriter) -> tuple[str | None, str | None]:
+    """(MEMBERINTERFACE, MEMBERNAME) in one round trip: the caller waits for us."""
+    writer.write(f"GET FULL VARIABLE {MEMBER_EXPRESSION}\n".encode("ascii"))
     await writer.drain()
     reply = (await asyncio.wait_for(reader.readline(), _READ_TIMEOUT)).decode("utf-8", "replace")
-    return parse_get_variable(reply)
+    return split_member(parse_get_variable(reply))
+
+
+def split_member(value: str | None) -> tuple[str | None, str | None]:
+    # An interface (PJSIP/agent1, Local/100@agents) has no "|"; a member's name might.
+    interface, _, name = (value or "").partition("|")
+    return interface or None, name or None
 
 
 def parse_get_variable(reply: str) -> str | None:

@@ -25,6 +25,8 @@ _FOREVER = ("until erased", "forever")
 # What the call flow does with a call from a number that objected (GDPR art. 21).
 ON_OBJECTION = ("record", "do_not_record")
 # Logins as current_actor() reports them: what useradd allows.
+_DIALPLAN_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]*$")
+_HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$")
 _LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 # The keys each top-level table may hold; [services.*] are checked in _parse_services.
 _SECTION_KEYS = {
@@ -211,9 +213,14 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
     asterisk_dir = reader.text("recordings.asterisk_dir", default=str(local_dir))
     if not asterisk_dir.startswith("/"):
         raise ConfigError("recordings.asterisk_dir", "must be an absolute path")
+    if not _DIALPLAN_SAFE_PATH.match(asterisk_dir):
+        # The path reaches MixMonitor() through the dialplan, where ',', '|', '(' or '$'
+        # would split or rewrite the application's arguments.
+        raise ConfigError("recordings.asterisk_dir",
+                          f"{asterisk_dir!r}: use only letters, digits and '/_.-+'")
     return Config(
         ari=_parse_ari(reader),
-        agi=AgiConfig(host=reader.text("agi.host", default="127.0.0.1"),
+        agi=AgiConfig(host=_parse_agi_host(reader),
                       port=reader.port("agi.port", default=4573)),
         database_url=reader.text("database.url", default=default_database_url()),
         recordings=RecordingsConfig(
@@ -243,6 +250,14 @@ def _parse_web(reader: TomlReader) -> WebConfig:
         lockout_minutes=reader.integer("web.lockout_minutes", 15, 1, 24 * 60),
         failed_login_delay_ms=reader.integer("web.failed_login_delay_ms", 500, 0, 10_000),
     )
+
+
+def _parse_agi_host(reader: TomlReader) -> str:
+    host = reader.text("agi.host", default="127.0.0.1")
+    if not _HOST.match(host):
+        # Asterisk reaches it through a URL in the dialplan: a host name or an address.
+        raise ConfigError("agi.host", f"{host!r} is not a host name or an IP address")
+    return host
 
 
 def _parse_ari(reader: TomlReader) -> AriConfig:

@@ -14,6 +14,7 @@ and the agent conversation whether or not callrec is connected at that moment.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,14 @@ from callrec.errors import AriHttpError, AriNotFound
 # StasisStart of a channel callrec itself put into the app (e.g. a snoop or a test
 # originate) carries this first argument; such channels are not callers.
 INTERNAL_ARG = "callrec-internal"
+# [callrec-incoming] passes the call's linkedid as ``Stasis(callrec,linkedid=...)``: it
+# spares a GET of CHANNEL(linkedid) per call. Without it (an older dialplan) we ask.
+LINKEDID_ARG = "linkedid="
+_LINKEDID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# The one channel variable the hand-over sets, read by [callrec-queue] with CUT(): queue,
+# language, FastAGI URL and recording path (empty: do not record), in that order.
+HANDOVER_VARIABLE = "CALLREC_CALL"
+HANDOVER_SEPARATOR = "|"
 _GONE_STATUSES = (404, 409, 422)  # gone, or no longer in Stasis: the caller left
 # The only events the call flow reads. Asterisk filters the rest out at the source: a
 # subscribed channel otherwise brings some 35 ChannelVarset events per call with it.
@@ -67,6 +76,7 @@ class AriTelephony:
         self._agi_url = agi_url
         self._clock = clock
         self._watches: dict[str, _Watch] = {}
+        self._playbacks: dict[str, asyncio.Future[bool]] = {}  # every watch's, by playback id
         self._log = structlog.get_logger("callrec.ari.telephony")
 
     # --- events -------------------------------------------------------------------------
@@ -105,15 +115,14 @@ class AriTelephony:
         if not channel_id or channel_id in self._watches:
             return None
         self._watches[channel_id] = self._new_watch(in_stasis=True)
-        return _incoming(channel, str(event.get("asterisk_id", "")))
+        return _incoming(channel, str(event.get("asterisk_id", "")), _linkedid_arg(args))
 
     def _playback_finished(self, event: dict[str, Any]) -> None:
         playback = event.get("playback")
         playback_id = playback.get("id") if isinstance(playback, dict) else None
-        for watch in self._watches.values():
-            done = watch.playbacks.get(str(playback_id))
-            if done is not None and not done.done():
-                done.set_result(True)
+        done = self._playbacks.get(str(playback_id))
+        if done is not None and not done.done():
+            done.set_result(True)
 
     def _new_watch(self, in_stasis: bool) -> _Watch:
         return _Watch(asyncio.get_running_loop().create_future(), in_stasis)
@@ -131,28 +140,28 @@ class AriTelephony:
         watch = self._watches[channel_id]
         playback_id = uuid.uuid4().hex
         finished: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        watch.playbacks[playback_id] = finished  # before the request: the event may race it
+        # Registered before the request: the event may race its reply.
+        watch.playbacks[playback_id] = self._playbacks[playback_id] = finished
         try:
             await self._client.play(channel_id, f"sound:{sound}", language, playback_id)
+            return await finished
         except AriHttpError as exc:
             if exc.status not in _GONE_STATUSES:
                 raise
             return False
-        try:
-            return await finished
         finally:
             watch.playbacks.pop(playback_id, None)
+            self._playbacks.pop(playback_id, None)
 
     async def send_to_queue(self, channel_id: str, queue: str,
                             recording: RecordingTarget | None, language: str) -> None:
-        # An empty CALLREC_RECORDING makes [callrec-queue] skip MixMonitor.
-        target = recording.asterisk_path if recording else ""
+        # An empty recording path makes [callrec-queue] skip MixMonitor.
+        handover = HANDOVER_SEPARATOR.join(
+            (queue, language, self._agi_url, recording.asterisk_path if recording else ""))
 
         async def hand_over() -> None:
-            for name, value in (("CALLREC_RECORDING", target),
-                                ("CALLREC_QUEUE", queue), ("CALLREC_AGI", self._agi_url),
-                                ("CHANNEL(language)", language)):
-                await self._client.set_variable(channel_id, name, value)
+            # One variable, not four: every ARI request costs both Asterisk and us.
+            await self._client.set_variable(channel_id, HANDOVER_VARIABLE, handover)
             # Subscribe before leaving Stasis so the hangup still reaches us afterwards.
             await self._client.subscribe(self._app, f"channel:{channel_id}")
             self._watches[channel_id].handed_over = True
@@ -238,7 +247,8 @@ class AriTelephony:
             raise
 
 
-def _incoming(channel: JsonObject, asterisk_id: str) -> IncomingCall:
+def _incoming(channel: JsonObject, asterisk_id: str,
+              linkedid: str | None = None) -> IncomingCall:
     caller = channel.get("caller") or {}
     dialplan = channel.get("dialplan") or {}
     return IncomingCall(
@@ -247,7 +257,16 @@ def _incoming(channel: JsonObject, asterisk_id: str) -> IncomingCall:
         caller_number=caller.get("number") if isinstance(caller.get("number"), str) else None,
         caller_name=caller.get("name") if isinstance(caller.get("name"), str) else None,
         dialled=str(dialplan.get("exten", "")),
+        linkedid=linkedid,
     )
+
+
+def _linkedid_arg(args: list[Any]) -> str | None:
+    for arg in args:
+        if isinstance(arg, str) and arg.startswith(LINKEDID_ARG):
+            value = arg.removeprefix(LINKEDID_ARG)
+            return value if _LINKEDID.match(value) else None
+    return None
 
 
 def _event_time(event: dict[str, Any], clock: Callable[[], datetime]) -> datetime:

@@ -141,10 +141,7 @@ class CallFlow:
             # The dialled number is the service's, not the caller's: safe to log.
             log.warning("unknown_service_number", dialled=call.dialled,
                         routed_to=service.name)
-        try:
-            linkedid = await self._telephony.linkedid(call.channel_id)
-        except CallerGone:
-            linkedid = call.channel_id
+        linkedid = call.linkedid or await self._linkedid(call.channel_id)
         caller = normalise_caller(call.caller_number, self._settings.default_region)
         new = NewCall(
             id=self._new_id(), asterisk_id=call.asterisk_id, channel_id=call.channel_id,
@@ -159,6 +156,12 @@ class CallFlow:
         _bind_ids(record)
         log.info("call_started", service=service.name, withheld=caller.withheld)
         return record
+
+    async def _linkedid(self, channel_id: str) -> str:
+        try:
+            return await self._telephony.linkedid(channel_id)
+        except CallerGone:
+            return channel_id
 
     async def _notice_then_queue(self, record: CallRecord, live: LiveCall,
                                  service: ServiceConfig) -> None:

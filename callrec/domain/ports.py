@@ -24,6 +24,7 @@ class IncomingCall:
     caller_number: str | None
     caller_name: str | None
     dialled: str
+    linkedid: str | None = None   # when Asterisk passed it along; else the flow asks for it
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,8 @@ class AsteriskLab:
         self.recordings_host_dir = self.chroot / self.recordings_asterisk_dir.lstrip("/")
         self.log_path = root / "asterisk.log"
         self.messages_log = self.chroot / "var/log/asterisk/messages.log"
+        # The modules.conf the running Asterisk started with.
+        self._modules_started = root / "modules.conf.started"
 
     def up(self, timeout: float = 120) -> None:
         """Make sure Asterisk runs with the project's configuration and ARI answers."""
@@ -188,6 +190,9 @@ class AsteriskLab:
         except OSError as exc:
             raise LabError(f"preparing {self.chroot} failed: {exc} (hint: disk space? "
                            f"a broken chroot can be removed and is rebuilt)") from exc
+        if self._pid() is not None and self._modules_changed_since_start():
+            # "core reload" loads no module that autoload=no leaves out: start afresh.
+            self.down()
         if self._pid() is not None:
             self.cli("core reload")
         else:
@@ -327,8 +332,16 @@ class AsteriskLab:
 
     # ---- the Asterisk process ----
 
+    def _modules_changed_since_start(self) -> bool:
+        installed = self.chroot / "etc/asterisk/modules.conf"
+        try:
+            return installed.read_bytes() != self._modules_started.read_bytes()
+        except OSError:
+            return True  # started by an older lab script, or by hand: we cannot tell
+
     def _start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.chroot / "etc/asterisk/modules.conf", self._modules_started)
         # The shell backgrounds Asterisk and exits, so Asterisk is nobody's child here:
         # it outlives "callrec lab up" and leaves no Popen to reap.
         script = 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!'

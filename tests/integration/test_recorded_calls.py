@@ -132,7 +132,8 @@ def test_answered_call_keeps_both_directions_and_a_complete_row(
                                                              "PJSIP/agent1")
     assert row.notice_completed and not row.end_estimated
     assert row.started_at < row.answered_at < row.ended_at  # type: ignore[operator]
-    assert row.linkedid and row.channel_id and row.asterisk_id
+    assert row.channel_id and row.asterisk_id
+    assert row.linkedid == row.channel_id  # a trunk call's channel is the first of its call
 
     path = callrec.recording(row)
     assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/[0-9a-f]{32}\.wav", row.recording_path or "")

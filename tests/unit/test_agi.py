@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from callrec.agi import AgiProtocolError, AgiServer, parse_get_variable
+from callrec.agi import AgiProtocolError, AgiServer, parse_get_variable, split_member
 
 
 @pytest.mark.parametrize(("reply", "value"), [
@@ -16,6 +16,18 @@ from callrec.agi import AgiProtocolError, AgiServer, parse_get_variable
 ])
 def test_get_variable_replies_are_read(reply: str, value: str | None) -> None:
     assert parse_get_variable(reply) == value
+
+
+@pytest.mark.parametrize(("value", "member"), [
+    ("PJSIP/agent1|agent1", ("PJSIP/agent1", "agent1")),
+    ("PJSIP/agent1|Smith | Jones", ("PJSIP/agent1", "Smith | Jones")),
+    ("PJSIP/agent1|", ("PJSIP/agent1", None)),
+    ("|", (None, None)),
+    (None, (None, None)),
+])
+def test_member_expression_is_split_at_the_first_bar(
+        value: str | None, member: tuple[str | None, str | None]) -> None:
+    assert split_member(value) == member
 
 
 def test_an_error_reply_is_a_protocol_error() -> None:
@@ -51,17 +63,16 @@ async def test_agent_connected_is_reported_with_member_name() -> None:
     server, reports = await start_server()
     env = (b"agi_network: yes\nagi_request: agi://127.0.0.1/agent-connected\n"
            b"agi_uniqueid: 1700.9\nagi_callerid: \"$(reboot)\" <';--\n\n")
-    asked = await talk(server.port, env, [b"200 result=1 (PJSIP/agent1)\n",
-                                          b"200 result=1 (agent1)\n"])
+    asked = await talk(server.port, env, [b"200 result=1 (PJSIP/agent1|Agent One)\n"])
     await server.close()
-    assert asked == b"GET VARIABLE MEMBERINTERFACE\nGET VARIABLE MEMBERNAME\n"
-    assert reports == [("1700.9", "agent1", "PJSIP/agent1")]
+    assert asked == b"GET FULL VARIABLE ${MEMBERINTERFACE}|${MEMBERNAME}\n"
+    assert reports == [("1700.9", "Agent One", "PJSIP/agent1")]
 
 
 async def test_member_without_name_is_reported_by_interface() -> None:
     server, reports = await start_server()
     env = b"agi_request: agi://127.0.0.1/agent-connected\nagi_uniqueid: 1700.9\n\n"
-    await talk(server.port, env, [b"200 result=1 (PJSIP/agent1)\n", b"200 result=0\n"])
+    await talk(server.port, env, [b"200 result=1 (PJSIP/agent1|)\n"])
     await server.close()
     assert reports == [("1700.9", "PJSIP/agent1", "PJSIP/agent1")]
 

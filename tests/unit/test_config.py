@@ -75,6 +75,10 @@ BAD_CASES = [
     ("relative asterisk dir", 'asterisk_dir = "/var/spool/asterisk/callrec"',
      'asterisk_dir = "spool"', "recordings.asterisk_dir"),
     ("bad log level", 'level = "info"', 'level = "chatty"', "logging.level"),
+    ("dialplan-unsafe asterisk dir", 'asterisk_dir = "/var/spool/asterisk/callrec"',
+     'asterisk_dir = "/var/spool/a|b,c"', "recordings.asterisk_dir"),
+    ("bad agi host", 'who answered).\nhost = "127.0.0.1"', 'who answered).\nhost = "a/b|c"',
+     "agi.host"),
 ]
 
 

@@ -81,8 +81,15 @@ def rows(config: Config) -> list[CallRecord]:
         database.dispose()
 
 
+def handover(channel: FakeChannel) -> list[str]:
+    """The fields [callrec-queue] CUTs from CALLREC_CALL: queue, language, AGI, recording."""
+    fields = channel.variables["CALLREC_CALL"].split("|")
+    assert len(fields) == 4
+    return fields
+
+
 def write_recording(config: Config, channel: FakeChannel, seconds: float = 2.0) -> Path:
-    relative = channel.variables["CALLREC_RECORDING"].removeprefix("/asterisk/rec/")
+    relative = handover(channel)[3].removeprefix("/asterisk/rec/")
     path = config.recordings.local_dir / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(int(8000 * seconds)) / 8000)
@@ -97,9 +104,8 @@ async def agi_agent_connected(config: Config, channel_id: str, interface: str,
     env = (f"agi_request: {config.agi.agent_connected_url}\nagi_uniqueid: {channel_id}\n"
            "agi_callerid: $(reboot)'; DROP TABLE calls; --\n\n")
     writer.write(env.encode())
-    for value in (interface, name):
-        assert (await reader.readline()).startswith(b"GET VARIABLE ")
-        writer.write(f"200 result=1 ({value})\n".encode())
+    assert (await reader.readline()).startswith(b"GET FULL VARIABLE ")
+    writer.write(f"200 result=1 ({interface}|{name})\n".encode())
     await writer.drain()
     assert await reader.read() == b""  # callrec hangs up the AGI at once
     writer.close()
@@ -113,9 +119,11 @@ async def test_a_call_goes_through_notice_queue_agent_and_hangup(
         channel = await ari.new_caller("1700.1", "0401234567", "0295504001", "Maija")
         await eventually(lambda: channel.continued_to is not None)
         assert channel.continued_to == ("callrec-queue", "s", 1)
-        assert channel.variables["CALLREC_QUEUE"] == "switchboard"
-        assert channel.variables["CHANNEL(language)"] == "sv"
-        assert channel.variables["CALLREC_AGI"] == config.agi.agent_connected_url
+        queue, language, agi_url, recording = handover(channel)
+        assert (queue, language, agi_url) == ("switchboard", "sv",
+                                              config.agi.agent_connected_url)
+        assert recording.startswith("/asterisk/rec/") and recording.endswith(".wav")
+        assert set(channel.variables) == {"CALLREC_CALL"}, "one variable: one request"
         assert channel.subscribed, "hangup must still reach callrec after leaving Stasis"
         path = write_recording(config, channel)
         await agi_agent_connected(config, "1700.1", "PJSIP/agent2", "agent2")
@@ -127,6 +135,28 @@ async def test_a_call_goes_through_notice_queue_agent_and_hangup(
         Outcome.ANSWERED, "+358401234567", "switchboard", "sv")
     assert row.recording_bytes == path.stat().st_size and row.recording_seconds == 2.0
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize(("args", "stored", "asked"), [
+    (["linkedid=1700.40"], "1700.40", False),       # what [callrec-incoming] passes
+    ([], "1700.41", True),                          # an older dialplan: callrec asks
+    (["linkedid=$(reboot);x"], "1700.42", True),    # not a linkedid: ignored, asked
+])
+async def test_linkedid_comes_from_the_stasis_arguments_when_given(
+        tmp_path: Path, ari: FakeAri, args: list[str], stored: str, asked: bool) -> None:
+    config = make_config(tmp_path, ari)
+    channel_id = stored if asked else "1700.4"
+    async with running(config):
+        await eventually(lambda: ari.sockets)
+        await ari.new_caller(channel_id, "0401234567", "0201234500", args=args)
+        await eventually(lambda: ari.channels[channel_id].continued_to is not None)
+        write_recording(config, ari.channels[channel_id])
+        await ari.hang_up(channel_id)
+        await eventually(lambda: rows(config)[0].ended_at is not None)
+    (row,) = rows(config)
+    assert row.linkedid == stored
+    lookups = [r for r in ari.requests if r == ("GET", f"/ari/channels/{channel_id}/variable")]
+    assert bool(lookups) is asked
 
 
 async def test_hangup_during_the_notice_ends_the_call_at_stasis_end(
