@@ -18,7 +18,7 @@ from callrec.ari.telephony import AriTelephony
 from callrec.config import Config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
 from callrec.errors import ConfigError
-from callrec.history_async import ThreadedHistory, ThreadedObjections
+from callrec.history_async import DatabaseThread, ThreadedHistory, ThreadedObjections
 from callrec.recordings import RecordingFiles
 from callrec.service import CallService
 from callrec.storage.db import Database
@@ -39,9 +39,10 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
         raise ConfigError("recordings.local_dir",
                           f"{config.recordings.local_dir} is not an existing directory")
     database = Database.open(config.database_url)
+    database_thread = DatabaseThread()
     try:
         require_current(database)
-        history = ThreadedHistory(SqlContactHistory(database))
+        history = ThreadedHistory(SqlContactHistory(database), database_thread)
         stop = stop or asyncio.Event()
         _stop_on_signals(stop)
         async with aiohttp.ClientSession() as http:
@@ -52,7 +53,7 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
                                         config.recordings.local_dir)
             flow = CallFlow(CallFlowSettings(config.service_for_number, config.default_region),
                             telephony, history, recordings,
-                            ThreadedObjections(SqlRights(database)), clock)
+                            ThreadedObjections(SqlRights(database), database_thread), clock)
             service = CallService(flow, telephony, history)
             agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected)
             events = EventStream(http, client.base_url, client.auth_header, config.ari.app,
@@ -65,6 +66,7 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
             finally:
                 await agi.close()
     finally:
+        database_thread.close()
         database.dispose()
 
 
