@@ -47,16 +47,13 @@ class ThreadedHistory:
     async def open_call(self, call: NewCall) -> None:
         await self._thread.run(self._history.open_call, call)
 
-    async def notice_completed(self, call_id: str, recording_path: str) -> None:
-        await self._thread.run(self._history.notice_completed, call_id, recording_path)
-
     async def queued_unrecorded(self, call_id: str, reason: str) -> None:
         await self._thread.run(self._history.queued_unrecorded, call_id, reason)
 
     async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                              at: datetime) -> bool:
+                              at: datetime, recording_path: str | None = None) -> bool:
         return await self._thread.run(self._history.agent_connected, call_id, agent,
-                                      agent_interface, at)
+                                      agent_interface, at, recording_path)
 
     async def finish_call(self, call_id: str, end: CallEnd) -> None:
         await self._thread.run(self._history.finish_call, call_id, end)

@@ -49,8 +49,9 @@ def new_call_id() -> str:
 class LiveCall:
     """What this process knows of a call it is running, kept as the row changes.
 
-    The row is written as each step happens (for a restart to pick up); this copy spares
-    reading it back on the call path, which runs for every call.
+    The row is written three times: at arrival, when an agent answers and at the end.
+    In between, this copy is the truth, and a restarted callrec rebuilds it from the row
+    and from what it finds (see :meth:`CallFlow.resume`).
     """
 
     id: str
@@ -87,18 +88,19 @@ class CallFlow:
         """Run one call from its arrival in Stasis to its finalised history row."""
         record = await self._open_row(call)
         service, _ = self._settings.route(record.service_number)
-        with self._running(record) as live:
+        with self._running(LiveCall.of(record)) as live:
             await self._notice_then_queue(record, live, service)
             await self._finish_when_hung_up(live)
 
     async def resume(self, record: CallRecord, live: LiveChannel | None) -> None:
         """Take over a call whose row is unfinished, after callrec restarted or reconnected."""
         _bind_ids(record)
+        state = await self._rebuilt(record, live)
         if live is None:
             self._log.info("call_ended_while_away")
-            await self._finish(LiveCall.of(record), Hangup(self._clock(), estimated=True))
+            await self._finish(state, Hangup(self._clock(), estimated=True))
             return
-        with self._running(record) as call:
+        with self._running(state) as call:
             if live.in_our_stasis:
                 self._log.info("call_resumed_in_notice_phase")
                 service, _ = self._settings.route(record.service_number)
@@ -110,13 +112,32 @@ class CallFlow:
                     await self._learn_agent(call)
             await self._finish_when_hung_up(call)
 
+    async def _rebuilt(self, record: CallRecord, live: LiveChannel | None) -> LiveCall:
+        """The state of a call this process did not start, from its row and from Asterisk.
+
+        The hand-over to the queue is not written when it happens (to save a write per
+        call), so it is inferred: a caller no longer in our Stasis app was handed over,
+        and so was a gone caller whose recording exists.
+        """
+        state = LiveCall.of(record)
+        if state.notice_completed or state.recording_skipped_reason is not None:
+            return state
+        target = self._recordings.target_for(record.id, record.started_at)
+        if live is None:
+            handed_over = await self._recordings.last_written(target.relative_path) is not None
+        else:
+            handed_over = not live.in_our_stasis
+        if handed_over:
+            state.notice_completed, state.recording_path = True, target.relative_path
+        return state
+
     @contextlib.contextmanager
-    def _running(self, record: CallRecord) -> Iterator[LiveCall]:
-        live = self._live_calls[record.channel_id] = LiveCall.of(record)
+    def _running(self, live: LiveCall) -> Iterator[LiveCall]:
+        self._live_calls[live.channel_id] = live
         try:
             yield live
         finally:
-            self._live_calls.pop(record.channel_id, None)
+            self._live_calls.pop(live.channel_id, None)
 
     async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:
         """Queue reported (through its AGI hook) that a member took this caller."""
@@ -128,8 +149,10 @@ class CallFlow:
         else:
             record = await self._history.find_by_channel(channel_id)
             call_id = record.id if record is not None else None
+        # The hand-over is stored with the agent: one write fewer per answered call.
+        recording_path = live.recording_path if live is not None else None
         if call_id is None or not await self._history.agent_connected(
-                call_id, agent, interface, self._clock()):
+                call_id, agent, interface, self._clock(), recording_path):
             self._log.warning("agent_for_unknown_call", channel_id=channel_id)
             return
         self._log.info("agent_connected", call_id=call_id, channel_id=channel_id, agent=agent)
@@ -177,7 +200,7 @@ class CallFlow:
                     self._log.info("notice_interrupted")
                     return
             target = self._recordings.target_for(record.id, record.started_at)
-            await self._history.notice_completed(record.id, target.relative_path)
+            # Not written now: with the agent, or at the end (a restart infers it).
             live.notice_completed, live.recording_path = True, target.relative_path
             await self._telephony.send_to_queue(channel, record.queue, target, record.language)
             self._log.info("call_queued", queue=record.queue)
@@ -204,7 +227,8 @@ class CallFlow:
             return
         if agent is not None:
             live.agent = agent[0]
-            await self._history.agent_connected(live.id, agent[0], agent[1], self._clock())
+            await self._history.agent_connected(live.id, agent[0], agent[1], self._clock(),
+                                                live.recording_path)
 
     async def _finish_when_hung_up(self, live: LiveCall) -> None:
         hangup = await self._telephony.wait_for_hangup(live.channel_id)
@@ -221,7 +245,8 @@ class CallFlow:
                 hangup = Hangup(written or hangup.at, estimated=True)
         await self._history.finish_call(live.id, CallEnd(
             ended_at=hangup.at, outcome=outcome, recording=recording,
-            end_estimated=hangup.estimated))
+            end_estimated=hangup.estimated, notice_completed=live.notice_completed,
+            recording_path=live.recording_path))
         self._log.info("call_ended", outcome=outcome.value,
                        recorded=recording is not None, estimated=hangup.estimated)
 

@@ -52,6 +52,9 @@ class CallEnd:
     outcome: Outcome
     recording: RecordingFacts | None
     end_estimated: bool = False     # True when callrec was away at hangup and reconstructed it
+    # What the hand-over to the queue did, stored now if no earlier write stored it.
+    notice_completed: bool = False
+    recording_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,12 @@ class ContactHistory(Protocol):
         """The caller went to the queue with no notice and no recording, and why."""
 
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                        at: datetime) -> bool:
-        """Record the first agent who answered; False if the call is unknown."""
+                        at: datetime, recording_path: str | None = None) -> bool:
+        """Record the first agent who answered; False if the call is unknown.
+
+        With ``recording_path``, the same write stores what the hand-over to the queue
+        did before: notice heard in full, recording under way into that path.
+        """
 
     def finish_call(self, call_id: str, end: CallEnd) -> None:
         """Finalise the row at hangup. Finishing a finished row changes nothing."""

@@ -53,8 +53,12 @@ class SqlContactHistory:
         self._update_open(call_id, recording_skipped_reason=reason)
 
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                        at: datetime) -> bool:
+                        at: datetime, recording_path: str | None = None) -> bool:
         with self._database.connection() as connection:
+            if recording_path is not None:
+                connection.execute(_UPDATE_OPEN_CALL, {
+                    "call_id": call_id, "notice_completed": True,
+                    "recording_path": recording_path})
             changed = connection.execute(
                 _SET_FIRST_AGENT, {"call_id": call_id, "agent": agent,
                                    "agent_interface": agent_interface, "answered_at": at})
@@ -70,6 +74,10 @@ class SqlContactHistory:
             "outcome": end.outcome.value,
             "end_estimated": end.end_estimated,
         }
+        if end.notice_completed:
+            values["notice_completed"] = True
+        if end.recording_path is not None:
+            values["recording_path"] = end.recording_path
         if recording is not None:
             values.update(recording_path=recording.path, recording_bytes=recording.bytes,
                           recording_seconds=recording.seconds,

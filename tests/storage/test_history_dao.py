@@ -179,6 +179,32 @@ def test_finish_without_recording_keeps_the_notice_path(history: SqlContactHisto
     assert record.recording_bytes is record.recording_sha256 is None
 
 
+def test_agent_write_can_carry_the_hand_over(history: SqlContactHistory,
+                                             make_call: NewCallFactory) -> None:
+    call = make_call()
+    history.open_call(call)
+    assert history.agent_connected(call.id, "Anna", "PJSIP/anna", BASE_TIME,
+                                   recording_path="2026/11/24/h.wav") is True
+    record = history.get(call.id)
+    assert record is not None
+    assert (record.agent, record.notice_completed, record.recording_path) == (
+        "Anna", True, "2026/11/24/h.wav")
+
+
+def test_finish_can_carry_the_hand_over(history: SqlContactHistory,
+                                        make_call: NewCallFactory) -> None:
+    call = make_call()
+    history.open_call(call)
+    history.finish_call(call.id, CallEnd(ended_at=BASE_TIME + timedelta(hours=1),
+                                         outcome=Outcome.ABANDONED, recording=None,
+                                         notice_completed=True,
+                                         recording_path="2026/11/24/f.wav"))
+    record = history.get(call.id)
+    assert record is not None
+    assert (record.outcome, record.notice_completed, record.recording_path) == (
+        Outcome.ABANDONED, True, "2026/11/24/f.wav")
+
+
 def test_a_finished_row_never_changes(history: SqlContactHistory,
                                       make_call: NewCallFactory) -> None:
     call = make_call()
@@ -188,7 +214,8 @@ def test_a_finished_row_never_changes(history: SqlContactHistory,
     finished = history.get(call.id)
     history.finish_call(call.id, END)
     history.notice_completed(call.id, "late.wav")
-    assert history.agent_connected(call.id, "Anna", "PJSIP/anna", BASE_TIME) is True
+    assert history.agent_connected(call.id, "Anna", "PJSIP/anna", BASE_TIME,
+                                   recording_path="late.wav") is True
     assert history.get(call.id) == finished
 
 

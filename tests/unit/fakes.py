@@ -21,16 +21,15 @@ class MemoryHistory:
     def _update(self, call_id: str, **changes: object) -> None:
         self.rows[call_id] = dataclasses.replace(self.rows[call_id], **changes)  # type: ignore[arg-type]
 
-    async def notice_completed(self, call_id: str, recording_path: str) -> None:
-        self._update(call_id, notice_completed=True, recording_path=recording_path)
-
     async def queued_unrecorded(self, call_id: str, reason: str) -> None:
         self._update(call_id, recording_skipped_reason=reason)
 
     async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                              at: datetime) -> bool:
+                              at: datetime, recording_path: str | None = None) -> bool:
         if call_id not in self.rows:
             return False
+        if recording_path is not None and self.rows[call_id].ended_at is None:
+            self._update(call_id, notice_completed=True, recording_path=recording_path)
         if self.rows[call_id].agent is None:
             self._update(call_id, agent=agent, agent_interface=agent_interface, answered_at=at)
         return True
@@ -39,6 +38,10 @@ class MemoryHistory:
         if self.rows[call_id].ended_at is not None:
             return
         facts = end.recording
+        if end.notice_completed:
+            self._update(call_id, notice_completed=True)
+        if end.recording_path is not None:
+            self._update(call_id, recording_path=end.recording_path)
         self._update(call_id, ended_at=end.ended_at, outcome=end.outcome,
                      end_estimated=end.end_estimated,
                      recording_bytes=facts.bytes if facts else None,

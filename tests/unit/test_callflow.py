@@ -13,7 +13,7 @@ import pytest
 
 from callrec.config import Config, parse_config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
-from callrec.domain.history import CallRecord, Outcome, RecordingFacts
+from callrec.domain.history import CallEnd, CallRecord, NewCall, Outcome, RecordingFacts
 from callrec.domain.ports import IncomingCall, LiveChannel
 from tests.unit.fakes import (
     MemoryHistory,
@@ -170,14 +170,29 @@ async def test_resume_after_restart_finalises_a_call_that_ended_meanwhile(
     await asyncio.sleep(0.01)
     task.cancel()  # callrec "dies" with the caller in the queue
     (row,) = history.rows.values()
-    assert row.recording_path is not None
-    recordings.mtimes[row.recording_path] = T0 + timedelta(seconds=95)
-    recordings.written[row.recording_path] = RecordingFacts(row.recording_path, 1, 1.0, "c" * 64)
+    # The hand-over is not written when it happens: the recording on disk tells of it.
+    assert row.recording_path is None and not row.notice_completed
+    relative = f"2026/11/24/{row.id}.wav"
+    recordings.mtimes[relative] = T0 + timedelta(seconds=95)
+    recordings.written[relative] = RecordingFacts(relative, 1, 1.0, "c" * 64)
 
     await make_flow(config, telephony, history, recordings, clock).resume(row, live=None)
     row = history.rows[row.id]
     assert row.ended_at == T0 + timedelta(seconds=95) and row.end_estimated
     assert row.outcome is Outcome.ABANDONED and row.recording_sha256 == "c" * 64
+    assert row.notice_completed and row.recording_path == relative
+
+
+async def test_resume_of_a_gone_caller_with_no_recording_is_a_notice_hangup(
+        config: Config) -> None:
+    history, clock, recordings = MemoryHistory(), Clock(), MemoryRecordings()
+    flow = make_flow(config, ScriptedTelephony(), history, recordings, clock)
+    await flow._open_row(incoming())  # callrec died during the notice
+    (row,) = history.rows.values()
+    await make_flow(config, ScriptedTelephony(), history, recordings, clock).resume(row, None)
+    row = history.rows[row.id]
+    assert row.outcome is Outcome.NOTICE_HANGUP and row.end_estimated
+    assert row.recording_path is None and not row.notice_completed
 
 
 async def test_resume_in_queue_adopts_the_channel_and_learns_the_agent(config: Config) -> None:
@@ -199,6 +214,7 @@ async def test_resume_in_queue_adopts_the_channel_and_learns_the_agent(config: C
     row = history.rows[row.id]
     assert ("adopt", row.channel_id) in second.steps
     assert row.outcome is Outcome.ANSWERED and row.agent == "agent2"
+    assert row.notice_completed and row.recording_path == f"2026/11/24/{row.id}.wav"
     assert row.ended_at == T0 + timedelta(seconds=60) and not row.end_estimated
 
 
@@ -301,9 +317,10 @@ async def test_hangup_while_the_agent_is_being_written_still_counts_as_answered(
             self.release = asyncio.Event()
 
         async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                                  at: datetime) -> bool:
+                                  at: datetime, recording_path: str | None = None) -> bool:
             await self.release.wait()
-            return await super().agent_connected(call_id, agent, agent_interface, at)
+            return await super().agent_connected(call_id, agent, agent_interface, at,
+                                                 recording_path)
 
     history, telephony = SlowAgentWrite(), ScriptedTelephony()
     flow = make_flow(config, telephony, history, MemoryRecordings(), Clock())
@@ -319,3 +336,50 @@ async def test_hangup_while_the_agent_is_being_written_still_counts_as_answered(
     (row,) = history.rows.values()
     assert row.outcome is Outcome.ANSWERED and row.agent == "agent2"
 
+
+
+class CountingWrites(MemoryHistory):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    async def open_call(self, call: NewCall) -> None:
+        self.writes.append("open")
+        await super().open_call(call)
+
+    async def queued_unrecorded(self, call_id: str, reason: str) -> None:
+        self.writes.append("unrecorded")
+        await super().queued_unrecorded(call_id, reason)
+
+    async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
+                              at: datetime, recording_path: str | None = None) -> bool:
+        self.writes.append("agent")
+        return await super().agent_connected(call_id, agent, agent_interface, at,
+                                             recording_path)
+
+    async def finish_call(self, call_id: str, end: CallEnd) -> None:
+        self.writes.append("finish")
+        await super().finish_call(call_id, end)
+
+
+@pytest.mark.parametrize(("agent", "writes"), [
+    (("agent2", "PJSIP/agent2"), ["open", "agent", "finish"]),
+    (None, ["open", "finish"]),
+])
+async def test_a_call_costs_two_or_three_history_writes(
+        config: Config, agent: tuple[str, str] | None, writes: list[str]) -> None:
+    # Each write is a database transaction on the call path (docs/benchmarks.md): the
+    # hand-over to the queue rides on the agent's write or on the last one.
+    history, telephony, recordings = CountingWrites(), ScriptedTelephony(), MemoryRecordings()
+    flow = make_flow(config, telephony, history, recordings, Clock())
+    task = asyncio.create_task(flow.handle_new(incoming()))
+    await asyncio.sleep(0.01)
+    (row,) = history.rows.values()
+    if agent:
+        await flow.agent_connected(row.channel_id, *agent)
+        assert history.rows[row.id].recording_path == f"2026/11/24/{row.id}.wav"
+    telephony.hang_up(row.channel_id, T0 + timedelta(seconds=30))
+    await asyncio.wait_for(task, 1)
+    assert history.writes == writes
+    row = history.rows[row.id]
+    assert row.notice_completed and row.recording_path == f"2026/11/24/{row.id}.wav"
