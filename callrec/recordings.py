@@ -61,24 +61,29 @@ class RecordingFiles:
     def measure(self, relative_path: str) -> RecordingFacts | None:
         """Size, duration and SHA-256 of a finished recording; None if it never appeared."""
         path = self.local_path(relative_path)
-        if not _wait_until_settled(path):
-            return None
         try:
+            settled = _wait_until_settled(path)
+            if settled is None:
+                return None
+            size, seconds = settled
             os.chmod(path, FILE_MODE)
-            info = soundfile.info(str(path))
-            seconds = info.frames / info.samplerate if info.samplerate else 0.0
             digest = hashlib.sha256()
             with path.open("rb") as file:
                 for block in iter(lambda: file.read(1 << 20), b""):
                     digest.update(block)
-            size = path.stat().st_size
         except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
             raise RecordingError(f"cannot measure recording {relative_path}: {exc}") from exc
         return RecordingFacts(relative_path, size, round(seconds, 3), digest.hexdigest())
 
 
-def _wait_until_settled(path: Path) -> bool:
-    """MixMonitor closes its file a moment after the channel is gone: wait for that."""
+def _wait_until_settled(path: Path) -> tuple[int, float] | None:
+    """MixMonitor closes its file a moment after the channel is gone: wait for that.
+
+    Settled means the same size twice, 0.3 s apart, and a header that counts the frames
+    (a WAV whose writer has not closed it yet still says "0 frames"). Returns the size
+    and the duration, or None if no file appeared. The header is read once, here: each
+    read costs CPU on every call.
+    """
     deadline = time.monotonic() + _SETTLE_TIMEOUT
     last_size = -1
     while time.monotonic() < deadline:
@@ -89,16 +94,27 @@ def _wait_until_settled(path: Path) -> bool:
             continue
         if not stat.S_ISREG(info.st_mode):
             raise RecordingError(f"{path} is not a regular file")
-        if info.st_size == last_size and _header_complete(path, info.st_size):
-            return True
+        if info.st_size == last_size:
+            seconds = _duration(path, info.st_size)
+            if seconds is not None:
+                return info.st_size, seconds
         last_size = info.st_size
         time.sleep(_SETTLE_SECONDS)
-    return path.exists()
+    if not path.exists():
+        return None
+    # Still changing after the timeout: measure what is there.
+    size = path.stat().st_size
+    return size, _duration(path, size) or 0.0
 
 
-def _header_complete(path: Path, size: int) -> bool:
-    # A WAV whose writer has not closed it yet still says "0 frames" in its header.
+def _duration(path: Path, size: int) -> float | None:
+    """Seconds of audio by the header; None while the header does not count them yet."""
+    if size <= 44:
+        return 0.0  # a header and no audio
     try:
-        return size <= 44 or soundfile.info(str(path)).frames > 0
+        info = soundfile.info(str(path))
     except (RuntimeError, soundfile.LibsndfileError):
-        return False
+        return None
+    if info.frames <= 0 or not info.samplerate:
+        return None
+    return float(info.frames / info.samplerate)
