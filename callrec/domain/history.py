@@ -5,7 +5,6 @@ The domain speaks only in these types; SQL lives in :mod:`callrec.storage`.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -95,7 +94,8 @@ class CallRecord:
     @classmethod
     def opened(cls, call: NewCall) -> CallRecord:
         """The row exactly as :meth:`ContactHistory.open_call` stores a new call."""
-        return cls(**dataclasses.asdict(call), notice_completed=False, recording_path=None,
+        # vars(), not dataclasses.asdict(): no deep copy of plain values, on every call.
+        return cls(**vars(call), notice_completed=False, recording_path=None,
                    answered_at=None, agent=None, agent_interface=None, ended_at=None,
                    outcome=None, recording_bytes=None, recording_seconds=None,
                    recording_sha256=None, end_estimated=False, recording_deleted_at=None,

@@ -6,7 +6,6 @@ A finished row (one with ``ended_at``) is final: every update below is condition
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -43,7 +42,7 @@ class SqlContactHistory:
     def open_call(self, call: NewCall) -> None:
         with self._database.connection() as connection:
             connection.execute(_INSERT_CALL, {
-                **dataclasses.asdict(call), "notice_completed": False,
+                **vars(call), "notice_completed": False,
                 "end_estimated": False, "legal_hold": False})
 
     def notice_completed(self, call_id: str, recording_path: str) -> None:
