@@ -39,10 +39,10 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
         raise ConfigError("recordings.local_dir",
                           f"{config.recordings.local_dir} is not an existing directory")
     database = Database.open(config.database_url)
-    database_thread = DatabaseThread()
+    database_thread = DatabaseThread(on_close=database.release_pinned)
     try:
         require_current(database)
-        history = ThreadedHistory(SqlContactHistory(database), database_thread)
+        history = ThreadedHistory(SqlContactHistory(database, pinned=True), database_thread)
         stop = stop or asyncio.Event()
         _stop_on_signals(stop)
         async with aiohttp.ClientSession() as http:

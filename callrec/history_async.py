@@ -28,14 +28,17 @@ class ObjectionLookup(Protocol):
 class DatabaseThread:
     """The one thread the service's database work runs on; close it when the service ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_close: Callable[[], None] | None = None) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callrec-db")
+        self._on_close = on_close   # runs on the thread itself, last (e.g. closes its connection)
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(work, *args))
 
     def close(self) -> None:
+        if self._on_close is not None:
+            self._executor.submit(self._on_close)
         self._executor.shutdown(wait=True)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._pinned = threading.local()
 
     @classmethod
     def open(cls, url: str) -> Database:
@@ -82,6 +84,30 @@ class Database:
                 yield connection
         except SQLAlchemyError as exc:
             raise self.error(exc) from exc
+
+    @contextmanager
+    def pinned_transaction(self) -> Iterator[Connection]:
+        """A transaction on the calling thread's own long-lived connection.
+
+        For one busy thread only (the service's database thread): it spares the pool's
+        checkout, reset and check-in around every transaction on the call path. A lost
+        connection is replaced on the next use (SQLAlchemy invalidates it on the error).
+        """
+        connection: Connection | None = getattr(self._pinned, "connection", None)
+        try:
+            if connection is None or connection.closed:
+                connection = self._pinned.connection = self.engine.connect()
+            with connection.begin():
+                yield connection
+        except SQLAlchemyError as exc:
+            raise self.error(exc) from exc
+
+    def release_pinned(self) -> None:
+        """Close the calling thread's pinned connection, if it has one."""
+        connection: Connection | None = getattr(self._pinned, "connection", None)
+        if connection is not None:
+            self._pinned.connection = None
+            connection.close()
 
     def error(self, exc: SQLAlchemyError) -> StorageError:
         """A StorageError saying what the database refused, without any password."""

@@ -36,11 +36,14 @@ class SqlContactHistory:
     Thread-safe: every method runs in its own session and transaction.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, pinned: bool = False) -> None:
         self._database = database
+        # pinned: the writes run on the calling thread's own connection (the service's
+        # one database thread); otherwise each takes a pooled one.
+        self._transaction = database.pinned_transaction if pinned else database.connection
 
     def open_call(self, call: NewCall) -> None:
-        with self._database.connection() as connection:
+        with self._transaction() as connection:
             connection.execute(_INSERT_CALL, {
                 **vars(call), "notice_completed": False,
                 "end_estimated": False, "legal_hold": False})
@@ -53,7 +56,7 @@ class SqlContactHistory:
 
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
                         at: datetime, recording_path: str | None = None) -> bool:
-        with self._database.connection() as connection:
+        with self._transaction() as connection:
             if recording_path is not None:
                 connection.execute(_UPDATE_OPEN_CALL, {
                     "call_id": call_id, "notice_completed": True,
@@ -86,7 +89,7 @@ class SqlContactHistory:
     def _update_open(self, call_id: str, **values: object) -> None:
         # SQLAlchemy Core, not the ORM: these run several times per call on the call path,
         # where the ORM's unit of work cost four times as much CPU (docs/benchmarks.md).
-        with self._database.connection() as connection:
+        with self._transaction() as connection:
             connection.execute(_UPDATE_OPEN_CALL, {"call_id": call_id, **values})
 
     def get(self, call_id: str) -> CallRecord | None:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
+from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event, text
 
 from callrec.domain.history import (
     CallEnd,
@@ -17,8 +20,10 @@ from callrec.domain.history import (
     RecordingFacts,
 )
 from callrec.errors import InputError, StorageError
+from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
-from tests.conftest import BASE_TIME, NewCallFactory
+from callrec.storage.migrate import upgrade
+from tests.conftest import BASE_TIME, NewCallFactory, _fresh_postgres_database
 
 RECORDING = RecordingFacts(path="2026/11/24/abc.wav", bytes=1_234_567, seconds=61.25,
                            sha256="a" * 64)
@@ -308,3 +313,48 @@ def test_concurrent_writers(history: SqlContactHistory, make_call: NewCallFactor
 
 def _ids(records: list[CallRecord]) -> list[str]:
     return [record.id for record in records]
+
+
+def test_pinned_writes_keep_one_connection(database: Database,
+                                           make_call: NewCallFactory) -> None:
+    checkouts: list[object] = []
+    event.listen(database.engine, "checkout", lambda *args: checkouts.append(args[0]))
+    pinned = SqlContactHistory(database, pinned=True)
+    calls = [make_call() for _ in range(5)]
+    for call in calls:
+        pinned.open_call(call)
+        pinned.finish_call(call.id, END)
+    assert len(checkouts) == 1, "the pinned connection is taken from the pool once"
+    database.release_pinned()
+    assert [pinned.get(call.id).outcome for call in calls] == [Outcome.ANSWERED] * 5  # type: ignore[union-attr]
+    unpinned = SqlContactHistory(database)
+    checkouts.clear()
+    unpinned.open_call(make_call())
+    assert len(checkouts) == 1
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _fresh_postgres_database()
+
+
+@pytest.mark.postgres
+def test_pinned_connection_lost_is_replaced(postgres_url: str,
+                                            make_call: NewCallFactory) -> None:
+    upgrade(postgres_url)
+    database = Database.open(postgres_url)
+    try:
+        pinned = SqlContactHistory(database, pinned=True)
+        pinned.open_call(make_call())
+        with database.pinned_transaction() as connection:
+            backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with database.connection() as other:  # PostgreSQL restarted, say
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with contextlib.suppress(StorageError):  # the write on the dead connection may fail
+            pinned.open_call(make_call())
+        after = make_call()
+        pinned.open_call(after)                  # ...but the next one reconnects
+        assert pinned.get(after.id) is not None
+        database.release_pinned()
+    finally:
+        database.dispose()

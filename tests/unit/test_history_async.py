@@ -42,3 +42,11 @@ async def test_an_error_in_the_work_reaches_the_caller() -> None:
             raise AssertionError("the error was swallowed")
     finally:
         thread.close()
+
+
+async def test_closing_runs_the_last_work_on_the_thread_itself() -> None:
+    ran_on: list[str] = []
+    thread = DatabaseThread(on_close=lambda: ran_on.append(threading.current_thread().name))
+    await thread.run(lambda: None)
+    thread.close()
+    assert len(ran_on) == 1 and ran_on[0].startswith("callrec-db")
