@@ -10,6 +10,7 @@ production at Asterisk, with no other seam needed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -39,21 +40,25 @@ class AriClient:
         return self._auth_header
 
     async def request(self, method: str, path: str, params: Params | None = None,
-                      payload: JsonObject | None = None) -> Any:
-        """Send one request; return the decoded JSON body, or None for an empty one."""
+                      payload: JsonObject | None = None, *, reply: bool = True) -> Any:
+        """Send one request; return the decoded JSON body, or None for an empty one.
+
+        ``reply=False``: the body is not decoded (None is returned). Some replies grow
+        with the load, e.g. a subscription's lists every channel the app watches.
+        """
         url = self._base + path
         try:
             async with self._session.request(method, url, params=params, json=payload,
                                              headers=self._auth_header,
                                              timeout=self._timeout) as response:
-                body = await response.text()
-                if response.status == 404:
-                    raise AriNotFound(method, path, response.status, body)
                 if response.status >= 400:
-                    raise AriHttpError(method, path, response.status, body)
-                if not body or response.content_type != "application/json":
+                    body = await response.text()
+                    error = AriNotFound if response.status == 404 else AriHttpError
+                    raise error(method, path, response.status, body)
+                if not reply or response.content_type != "application/json":
                     return None
-                return await response.json()
+                data = await response.read()
+                return json.loads(data) if data else None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AriConnectionError(f"ARI {method} {path}: {exc or type(exc).__name__}") from exc
 
@@ -77,15 +82,15 @@ class AriClient:
         return channel
 
     async def answer(self, channel_id: str) -> None:
-        await self.request("POST", f"/channels/{_seg(channel_id)}/answer")
+        await self.request("POST", f"/channels/{_seg(channel_id)}/answer", reply=False)
 
     async def play(self, channel_id: str, media: str, lang: str, playback_id: str) -> None:
         await self.request("POST", f"/channels/{_seg(channel_id)}/play/{_seg(playback_id)}",
-                           {"media": media, "lang": lang})
+                           {"media": media, "lang": lang}, reply=False)
 
     async def set_variable(self, channel_id: str, name: str, value: str) -> None:
         await self.request("POST", f"/channels/{_seg(channel_id)}/variable",
-                           {"variable": name, "value": value})
+                           {"variable": name, "value": value}, reply=False)
 
     async def get_variable(self, channel_id: str, name: str) -> str | None:
         """A channel variable's value, or None when it is unset."""
@@ -100,18 +105,20 @@ class AriClient:
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
                                    priority: int) -> None:
         await self.request("POST", f"/channels/{_seg(channel_id)}/continue",
-                           {"context": context, "extension": extension, "priority": priority})
+                           {"context": context, "extension": extension, "priority": priority},
+                           reply=False)
 
     # --- applications -------------------------------------------------------------------
 
     async def subscribe(self, app: str, event_source: str) -> None:
         await self.request("POST", f"/applications/{_seg(app)}/subscription",
-                           {"eventSource": event_source})
+                           {"eventSource": event_source}, reply=False)
 
     async def set_event_filter(self, app: str, allowed_types: list[str]) -> None:
         """Ask Asterisk to send the app only these event types."""
         await self.request("PUT", f"/applications/{_seg(app)}/eventFilter",
-                           payload={"allowed": [{"type": kind} for kind in allowed_types]})
+                           payload={"allowed": [{"type": kind} for kind in allowed_types]},
+                           reply=False)
 
 
 def _seg(value: str) -> str:
