@@ -87,20 +87,28 @@ class Database:
 
     @contextmanager
     def pinned_transaction(self) -> Iterator[Connection]:
-        """A transaction on the calling thread's own long-lived connection.
+        """A transaction on the calling thread's own long-lived connection (see
+        :meth:`pinned_connection`)."""
+        try:
+            with self.pinned_connection().begin():
+                yield self.pinned_connection()
+        except SQLAlchemyError as exc:
+            raise self.error(exc) from exc
+
+    def pinned_connection(self) -> Connection:
+        """The calling thread's own long-lived connection.
 
         For one busy thread only (the service's database thread): it spares the pool's
         checkout, reset and check-in around every transaction on the call path. A lost
-        connection is replaced on the next use (SQLAlchemy invalidates it on the error).
+        connection is replaced on the next use (it is invalidated on the error).
         """
         connection: Connection | None = getattr(self._pinned, "connection", None)
-        try:
-            if connection is None or connection.closed:
+        if connection is None or connection.closed:
+            try:
                 connection = self._pinned.connection = self.engine.connect()
-            with connection.begin():
-                yield connection
-        except SQLAlchemyError as exc:
-            raise self.error(exc) from exc
+            except SQLAlchemyError as exc:
+                raise self.error(exc) from exc
+        return connection
 
     def release_pinned(self) -> None:
         """Close the calling thread's pinned connection, if it has one."""
@@ -117,7 +125,7 @@ class Database:
         self.engine.dispose()
 
 
-def describe(exc: SQLAlchemyError, password: str | None) -> str:
+def describe(exc: BaseException, password: str | None) -> str:
     """The driver's own first line, which is what an admin can act on."""
     cause: BaseException = exc.orig if isinstance(exc, StatementError) and exc.orig else exc
     if isinstance(cause, SQLAlchemyError):

@@ -6,6 +6,7 @@ A finished row (one with ``ended_at``) is final: every update below is condition
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -13,21 +14,21 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from callrec.domain.history import CallEnd, CallRecord, NewCall, Outcome
 from callrec.errors import InputError
 from callrec.storage.db import Database
+from callrec.storage.prepared import Prepared, cursor_transaction
 from callrec.storage.tables import CallRow
 
 MAX_SEARCH_LIMIT = 100_000
 _CALLS: Table = CallRow.__table__  # type: ignore[assignment]  # a Table, typed as FromClause
-_INSERT_CALL = insert(_CALLS)
+_INSERT_CALL = insert(_CALLS).values(
+    {column: bindparam(column) for column in (
+        *(field.name for field in dataclasses.fields(NewCall)),
+        "notice_completed", "end_estimated", "legal_hold")})
 _SET_FIRST_AGENT = (update(_CALLS)
                     .where(_CALLS.c.id == bindparam("call_id"), _CALLS.c.agent.is_(None),
                            _CALLS.c.ended_at.is_(None))
                     .values(agent=bindparam("agent"),
                             agent_interface=bindparam("agent_interface"),
                             answered_at=bindparam("answered_at")))
-# The SET clause comes from the parameters given: columns not named are left alone.
-_UPDATE_OPEN_CALL = update(_CALLS).where(_CALLS.c.id == bindparam("call_id"),
-                                         _CALLS.c.ended_at.is_(None))
-_CALL_EXISTS = select(_CALLS.c.id).where(_CALLS.c.id == bindparam("call_id"))
 
 
 class SqlContactHistory:
@@ -40,13 +41,16 @@ class SqlContactHistory:
         self._database = database
         # pinned: the writes run on the calling thread's own connection (the service's
         # one database thread); otherwise each takes a pooled one.
-        self._transaction = database.pinned_transaction if pinned else database.connection
+        self._pinned = pinned
+        dialect = database.engine.dialect
+        self._insert = Prepared.of(_INSERT_CALL, dialect)
+        self._first_agent = Prepared.of(_SET_FIRST_AGENT, dialect)
+        self._updates: dict[tuple[str, ...], Prepared] = {}  # by the columns they set
 
     def open_call(self, call: NewCall) -> None:
-        with self._transaction() as connection:
-            connection.execute(_INSERT_CALL, {
-                **vars(call), "notice_completed": False,
-                "end_estimated": False, "legal_hold": False})
+        with cursor_transaction(self._database, self._pinned) as run:
+            run(self._insert, {**vars(call), "notice_completed": False,
+                               "end_estimated": False, "legal_hold": False})
 
     def notice_completed(self, call_id: str, recording_path: str) -> None:
         self._update_open(call_id, notice_completed=True, recording_path=recording_path)
@@ -56,18 +60,18 @@ class SqlContactHistory:
 
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
                         at: datetime, recording_path: str | None = None) -> bool:
-        with self._transaction() as connection:
+        with cursor_transaction(self._database, self._pinned) as run:
             if recording_path is not None:
-                connection.execute(_UPDATE_OPEN_CALL, {
-                    "call_id": call_id, "notice_completed": True,
-                    "recording_path": recording_path})
-            changed = connection.execute(
-                _SET_FIRST_AGENT, {"call_id": call_id, "agent": agent,
-                                   "agent_interface": agent_interface, "answered_at": at})
-            if changed.rowcount == 1:
+                run(self._update({"notice_completed", "recording_path"}),
+                    {"call_id": call_id, "notice_completed": True,
+                     "recording_path": recording_path})
+            changed = run(self._first_agent, {"call_id": call_id, "agent": agent,
+                                              "agent_interface": agent_interface,
+                                              "answered_at": at})
+            if changed == 1:
                 return True
-            # Not changed: an agent was already there, the call had ended, or no such call.
-            return connection.execute(_CALL_EXISTS, {"call_id": call_id}).first() is not None
+        # Not changed: an agent was already there, the call had ended, or no such call.
+        return self.get(call_id) is not None
 
     def finish_call(self, call_id: str, end: CallEnd) -> None:
         recording = end.recording
@@ -87,10 +91,21 @@ class SqlContactHistory:
         self._update_open(call_id, **values)
 
     def _update_open(self, call_id: str, **values: object) -> None:
-        # SQLAlchemy Core, not the ORM: these run several times per call on the call path,
-        # where the ORM's unit of work cost four times as much CPU (docs/benchmarks.md).
-        with self._transaction() as connection:
-            connection.execute(_UPDATE_OPEN_CALL, {"call_id": call_id, **values})
+        with cursor_transaction(self._database, self._pinned) as run:
+            run(self._update(set(values)), {"call_id": call_id, **values})
+
+    def _update(self, columns: set[str]) -> Prepared:
+        """UPDATE of an unfinished row setting these columns (compiled once per set)."""
+        key = tuple(sorted(columns))
+        prepared = self._updates.get(key)
+        if prepared is None:
+            statement = (update(_CALLS)
+                         .where(_CALLS.c.id == bindparam("call_id"),
+                                _CALLS.c.ended_at.is_(None))
+                         .values({name: bindparam(name) for name in key}))
+            prepared = self._updates[key] = Prepared.of(statement,
+                                                        self._database.engine.dialect)
+        return prepared
 
     def get(self, call_id: str) -> CallRecord | None:
         with self._database.session() as session:
