@@ -155,7 +155,8 @@ class CallFlow:
                 call_id, agent, interface, self._clock(), recording_path):
             self._log.warning("agent_for_unknown_call", channel_id=channel_id)
             return
-        self._log.info("agent_connected", call_id=call_id, channel_id=channel_id, agent=agent)
+        # Debug: call_ended says it again; info is two lines per call (their CPU counts).
+        self._log.debug("agent_connected", call_id=call_id, channel_id=channel_id, agent=agent)
 
     async def _open_row(self, call: IncomingCall) -> CallRecord:
         service, known = self._settings.route(call.dialled)
@@ -203,7 +204,7 @@ class CallFlow:
             # Not written now: with the agent, or at the end (a restart infers it).
             live.notice_completed, live.recording_path = True, target.relative_path
             await self._telephony.send_to_queue(channel, record.queue, target, record.language)
-            self._log.info("call_queued", queue=record.queue)
+            self._log.debug("call_queued", queue=record.queue)
         except CallerGone:
             self._log.info("caller_gone")
 
@@ -247,7 +248,7 @@ class CallFlow:
             ended_at=hangup.at, outcome=outcome, recording=recording,
             end_estimated=hangup.estimated, notice_completed=live.notice_completed,
             recording_path=live.recording_path))
-        self._log.info("call_ended", outcome=outcome.value,
+        self._log.info("call_ended", outcome=outcome.value, agent=live.agent,
                        recorded=recording is not None, estimated=hangup.estimated)
 
 
