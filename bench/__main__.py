@@ -4,6 +4,7 @@
     .venv/bin/python -m bench load --calls 600 --rate 10 --limit 130
     .venv/bin/python -m bench history --sizes 1000000 10000000
     .venv/bin/python -m bench rights
+    .venv/bin/python -m bench callpath --calls 600 --rate 10   # callrec alone, fake ARI
 
 Needs root (the lab Asterisk), SIPp and sox (``callrec lab up`` installs them), and for
 PostgreSQL a server on 127.0.0.1:5432 that lets user postgres in (database
@@ -14,13 +15,14 @@ WORKDIR/results.md (default WORKDIR: /tmp/callrec-bench/<date-time>).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import history, load, rights
+from bench import callpath, history, load, rights
 from bench.proc import machine
 
 TARGETS = {
@@ -54,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--lookups", type=int, default=2000)
         q.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"],
                        choices=["sqlite", "postgresql"])
+    p = sub.add_parser("callpath")
+    for q in (p, sub.choices["run"]):
+        q.add_argument("--callpath-calls", type=int, default=600)
+        q.add_argument("--callpath-rate", type=float, default=10.0)
+        q.add_argument("--callpath-rounds", type=int, default=3)
+    p.add_argument("--profile", type=Path, help="run callrec serve under cProfile into FILE")
     p = sub.add_parser("rights")
     for q in (p, sub.choices["run"]):
         q.add_argument("--subject-calls", type=int, default=100)
@@ -65,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
                                "machine": machine(), "command": " ".join(sys.argv)}
     if args.what in ("run", "load"):
         results["load"] = run_load(args)
+        _save(args.workdir, results)
+    if args.what in ("run", "callpath"):
+        results["callpath"] = [
+            asyncio.run(callpath.CallpathBench(
+                args.workdir / f"callpath-{n}", callpath.CallpathSettings(
+                    calls=args.callpath_calls, rate=args.callpath_rate,
+                    profile=getattr(args, "profile", None))).run())
+            for n in range(args.callpath_rounds)]
         _save(args.workdir, results)
     # The export runs before the history benchmark: a child's ru_maxrss starts from its
     # parent's size at fork, and the history benchmark leaves this process large.
@@ -148,6 +164,17 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {r['backend']} | {r['rows']:,} | {r['load_seconds']} "
                          f"| {r['lookups']} | {r['rows_returned_mean']} "
                          f"| {_pct(r['lookup_ms'])} | {r['plan'][:160]} |")
+        lines.append("")
+    fake = results.get("callpath") or []
+    if fake:
+        lines += ["| callrec alone (fake ARI) | calls | rate /s | CPU ms/call (user + system) "
+                  "| event loop ms/call | other threads ms/call | peak RSS MiB "
+                  "| rows finished / answered |", "|---|---|---|---|---|---|---|---|"]
+        for n, r in enumerate(fake, 1):
+            lines.append(f"| round {n} | {r['calls']} | {r['rate']} | {r['cpu_ms_per_call']} "
+                         f"({r['user_ms_per_call']} + {r['system_ms_per_call']}) "
+                         f"| {r['event_loop_ms_per_call']} | {r['other_threads_ms_per_call']} "
+                         f"| {r['peak_rss_mib']} | {r['finished_rows']} / {r['answered_rows']} |")
         lines.append("")
     export = results.get("rights")
     if export:

@@ -23,9 +23,23 @@ class CpuSample:
 
 def cpu_seconds(pid: int) -> CpuSample:
     """utime and stime of ``pid`` (all its threads), in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    fields = stat.rsplit(")", 1)[1].split()
+    return cpu_seconds_of(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, CpuSample]:
+    """utime and stime of each thread of ``pid``, by thread id."""
+    threads = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            threads[int(task.name)] = cpu_seconds_of(task / "stat")
+        except OSError:
+            continue  # the thread ended meanwhile
+    return threads
+
+
+def cpu_seconds_of(stat_path: Path) -> CpuSample:
     # After the command: state(0) ppid ... utime is field 14 of stat, index 11 here.
+    fields = stat_path.read_text(encoding="ascii").rsplit(")", 1)[1].split()
     return CpuSample(int(fields[11]) / TICKS, int(fields[12]) / TICKS)
 
 
