@@ -31,7 +31,6 @@ from __future__ import annotations
 import csv
 import re
 import shutil
-import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -46,7 +45,12 @@ from bench.proc import CpuSample, cpu_seconds, status_kib
 from callrec.errors import LabError
 from callrec.lab.asterisk import AsteriskLab
 from callrec.lab.callrec_process import CallrecProcess, lab_config_text
-from callrec.lab.sipp import make_tone, render_agent_scenario, render_caller_scenario
+from callrec.lab.sipp import (
+    make_tone,
+    render_agent_scenario,
+    render_caller_scenario,
+    stop_sipp,
+)
 from callrec.storage.db import Database
 from callrec.storage.migrate import upgrade
 
@@ -252,13 +256,7 @@ class LoadBench:
         return process
 
     def _stop_agent(self, process: subprocess.Popen[bytes], rundir: Path) -> int:
-        if process.poll() is None:
-            process.send_signal(signal.SIGUSR1)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_sipp(process, timeout=10)
         rows = _read_stat(rundir / "agent.stat.csv")
         return int(rows[-1].get("SuccessfulCall(C)", 0)) if rows else 0
 

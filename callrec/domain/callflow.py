@@ -86,8 +86,8 @@ class CallFlow:
 
     async def handle_new(self, call: IncomingCall) -> None:
         """Run one call from its arrival in Stasis to its finalised history row."""
-        record = await self._open_row(call)
-        service, _ = self._settings.route(record.service_number)
+        service, known = self._settings.route(call.dialled)
+        record = await self._open_row(call, service, known)
         with self._running(LiveCall.of(record)) as live:
             await self._notice_then_queue(record, live, service)
             await self._finish_when_hung_up(live)
@@ -158,8 +158,8 @@ class CallFlow:
         # Debug: call_ended says it again; info is two lines per call (their CPU counts).
         self._log.debug("agent_connected", call_id=call_id, channel_id=channel_id, agent=agent)
 
-    async def _open_row(self, call: IncomingCall) -> CallRecord:
-        service, known = self._settings.route(call.dialled)
+    async def _open_row(self, call: IncomingCall, service: ServiceConfig,
+                        known: bool) -> CallRecord:
         log = self._log.bind(channel_id=call.channel_id)
         if not known:
             # The dialled number is the service's, not the caller's: safe to log.
@@ -259,7 +259,7 @@ def _bind_ids(record: CallRecord) -> None:
                                            linkedid=record.linkedid)
 
 
-def outcome_of(record: CallRecord | LiveCall) -> Outcome:
+def outcome_of(record: LiveCall) -> Outcome:
     if record.agent is not None:
         return Outcome.ANSWERED
     if record.notice_completed or record.recording_skipped_reason is not None:

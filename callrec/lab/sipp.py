@@ -194,6 +194,18 @@ def place_call(dialled: str, caller_number: str, caller_name: str | None, tone_h
                       timeout=timeout).wait()
 
 
+def stop_sipp(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    """Stop a SIPp process; SIGUSR1 asks it to quit cleanly, flushing its logs."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGUSR1)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class SippAgent:
     """An agent's phone: a SIPp UAS on 127.0.0.1:``port`` answering every call with a tone.
 
@@ -229,15 +241,8 @@ class SippAgent:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        # SIGUSR1 asks SIPp to quit cleanly, flushing its logs.
-        process.send_signal(signal.SIGUSR1)
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_sipp(process)
 
     @property
     def calls_answered(self) -> int:

@@ -86,29 +86,28 @@ class Database:
             raise self.error(exc) from exc
 
     @contextmanager
-    def pinned_transaction(self) -> Iterator[Connection]:
-        """A transaction on the calling thread's own long-lived connection (see
-        :meth:`pinned_connection`)."""
+    def driver_connection(self, pinned: bool) -> Iterator[Connection]:
+        """A connection whose driver connection the caller runs statements on.
+
+        ``pinned``: the calling thread's own long-lived connection. For one busy thread
+        only (the service's database thread): it spares the pool's checkout, reset and
+        check-in around every transaction on the call path. A lost one is replaced on the
+        next use once invalidated. Otherwise a pooled connection, returned afterwards.
+        """
+        if pinned:
+            connection: Connection | None = getattr(self._pinned, "connection", None)
+            if connection is None or connection.closed:
+                connection = self._pinned.connection = self._connect()
+            yield connection
+            return
+        with self._connect() as connection:
+            yield connection
+
+    def _connect(self) -> Connection:
         try:
-            with self.pinned_connection().begin():
-                yield self.pinned_connection()
+            return self.engine.connect()
         except SQLAlchemyError as exc:
             raise self.error(exc) from exc
-
-    def pinned_connection(self) -> Connection:
-        """The calling thread's own long-lived connection.
-
-        For one busy thread only (the service's database thread): it spares the pool's
-        checkout, reset and check-in around every transaction on the call path. A lost
-        connection is replaced on the next use (it is invalidated on the error).
-        """
-        connection: Connection | None = getattr(self._pinned, "connection", None)
-        if connection is None or connection.closed:
-            try:
-                connection = self._pinned.connection = self.engine.connect()
-            except SQLAlchemyError as exc:
-                raise self.error(exc) from exc
-        return connection
 
     def release_pinned(self) -> None:
         """Close the calling thread's pinned connection, if it has one."""
@@ -117,8 +116,9 @@ class Database:
             self._pinned.connection = None
             connection.close()
 
-    def error(self, exc: SQLAlchemyError) -> StorageError:
-        """A StorageError saying what the database refused, without any password."""
+    def error(self, exc: BaseException) -> StorageError:
+        """A StorageError saying what the database (or its driver) refused, without any
+        password."""
         return StorageError(f"database {self.url}: {describe(exc, self.engine.url.password)}")
 
     def dispose(self) -> None:

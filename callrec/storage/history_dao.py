@@ -7,6 +7,7 @@ A finished row (one with ``ended_at``) is final: every update below is condition
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import datetime
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -42,10 +43,16 @@ class SqlContactHistory:
         # pinned: the writes run on the calling thread's own connection (the service's
         # one database thread); otherwise each takes a pooled one.
         self._pinned = pinned
-        dialect = database.engine.dialect
-        self._insert = Prepared.of(_INSERT_CALL, dialect)
-        self._first_agent = Prepared.of(_SET_FIRST_AGENT, dialect)
         self._updates: dict[tuple[str, ...], Prepared] = {}  # by the columns they set
+
+    # Compiled on first use: a process that only reads (callrec calls) never pays for it.
+    @functools.cached_property
+    def _insert(self) -> Prepared:
+        return Prepared.of(_INSERT_CALL, self._database.engine.dialect)
+
+    @functools.cached_property
+    def _first_agent(self) -> Prepared:
+        return Prepared.of(_SET_FIRST_AGENT, self._database.engine.dialect)
 
     def open_call(self, call: NewCall) -> None:
         with cursor_transaction(self._database, self._pinned) as run:

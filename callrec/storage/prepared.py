@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Dialect
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
 from callrec.errors import StorageError
-from callrec.storage.db import Database, describe
+from callrec.storage.db import Database
 
 Run = Callable[["Prepared", Mapping[str, Any]], int]
 
@@ -67,14 +66,7 @@ def cursor_transaction(database: Database, pinned: bool) -> Iterator[Run]:
     Driver errors become a :class:`StorageError`; a lost connection is invalidated so
     that the next transaction gets a new one.
     """
-    with contextlib.ExitStack() as stack:
-        if pinned:
-            connection = database.pinned_connection()
-        else:
-            try:
-                connection = stack.enter_context(database.engine.connect())
-            except SQLAlchemyError as exc:
-                raise database.error(exc) from exc
+    with database.driver_connection(pinned) as connection:
         driver = connection.connection.dbapi_connection
         if driver is None:
             raise StorageError(f"database {database.url}: connection closed")
@@ -95,8 +87,7 @@ def cursor_transaction(database: Database, pinned: bool) -> Iterator[Run]:
                 raise
             if dialect.is_disconnect(exc, driver, cursor):
                 connection.invalidate(exc)
-            raise StorageError(f"database {database.url}: "
-                               f"{describe(exc, database.engine.url.password)}") from exc
+            raise database.error(exc) from exc
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()

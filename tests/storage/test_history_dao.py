@@ -346,8 +346,9 @@ def test_pinned_connection_lost_is_replaced(postgres_url: str,
     try:
         pinned = SqlContactHistory(database, pinned=True)
         pinned.open_call(make_call())
-        with database.pinned_transaction() as connection:
+        with database.driver_connection(pinned=True) as connection:
             backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            connection.rollback()
         with database.connection() as other:  # PostgreSQL restarted, say
             other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
         with contextlib.suppress(StorageError):  # the write on the dead connection may fail

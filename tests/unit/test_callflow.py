@@ -187,7 +187,8 @@ async def test_resume_of_a_gone_caller_with_no_recording_is_a_notice_hangup(
         config: Config) -> None:
     history, clock, recordings = MemoryHistory(), Clock(), MemoryRecordings()
     flow = make_flow(config, ScriptedTelephony(), history, recordings, clock)
-    await flow._open_row(incoming())  # callrec died during the notice
+    service = config.service_for_number("0295504000")
+    await flow._open_row(incoming(), *service)  # callrec died during the notice
     (row,) = history.rows.values()
     await make_flow(config, ScriptedTelephony(), history, recordings, clock).resume(row, None)
     row = history.rows[row.id]
@@ -222,7 +223,8 @@ async def test_resume_in_notice_phase_plays_the_notice_again(config: Config) -> 
     history, clock, recordings = MemoryHistory(), Clock(), MemoryRecordings()
     first = ScriptedTelephony()
     flow = make_flow(config, first, history, recordings, clock)
-    await flow._open_row(incoming())  # the row exists; the notice never finished
+    service = config.service_for_number("0295504000")
+    await flow._open_row(incoming(), *service)  # the row exists; the notice never finished
     (row,) = history.rows.values()
 
     second = ScriptedTelephony()
