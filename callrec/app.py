@@ -15,6 +15,7 @@ from callrec.agi import AgiServer
 from callrec.ari.client import AriClient
 from callrec.ari.events import EventStream
 from callrec.ari.telephony import AriTelephony
+from callrec.ari.transport import HttpTransport, SocketTransport
 from callrec.config import Config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
 from callrec.errors import ConfigError
@@ -46,7 +47,10 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
         stop = stop or asyncio.Event()
         _stop_on_signals(stop)
         async with aiohttp.ClientSession() as http:
-            client = AriClient(http, config.ari.url, config.ari.username, config.ari.password)
+            transport = SocketTransport(
+                HttpTransport(http, config.ari.url, config.ari.username, config.ari.password),
+                enabled=config.ari.requests == "websocket")
+            client = AriClient(transport)
             telephony = AriTelephony(client, config.ari.app, config.recordings.queue_context,
                                      config.agi.agent_connected_url, clock)
             recordings = RecordingFiles(config.recordings.asterisk_dir,
@@ -56,8 +60,8 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
                             ThreadedObjections(SqlRights(database), database_thread), clock)
             service = CallService(flow, telephony, history)
             agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected)
-            events = EventStream(http, client.base_url, client.auth_header, config.ari.app,
-                                 service.on_event, service.on_connected)
+            events = EventStream(http, transport, config.ari.app, service.on_event,
+                                 service.on_connected)
             await agi.start()
             log.info("callrec_started", app=config.ari.app, ari=config.ari.url,
                      services=sorted(config.services))

@@ -30,7 +30,7 @@ _HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$")
 _LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 # The keys each top-level table may hold; [services.*] are checked in _parse_services.
 _SECTION_KEYS = {
-    "ari": {"url", "username", "password", "app"},
+    "ari": {"url", "username", "password", "app", "requests"},
     "agi": {"host", "port"},
     "database": {"url"},
     "recordings": {"asterisk_dir", "local_dir", "queue_context"},
@@ -85,6 +85,9 @@ class AriConfig:
     username: str = "callrec"
     password: str = ""
     app: str = "callrec"
+    # "websocket": REST requests ride the events socket once Asterisk answers there
+    # (20.14, 21.9, 22.4 and later), HTTP otherwise; "http": always HTTP.
+    requests: str = "websocket"
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,9 @@ def _parse_ari(reader: TomlReader) -> AriConfig:
         raise ConfigError("ari.url", f"{url!r} is not an http(s) URL")
     return AriConfig(url=url.rstrip("/"), username=reader.text("ari.username"),
                      password=reader.text("ari.password"),
-                     app=reader.safe_name("ari.app", default="callrec"))
+                     app=reader.safe_name("ari.app", default="callrec"),
+                     requests=reader.choice("ari.requests", ("websocket", "http"),
+                                            default="websocket"))
 
 
 def _parse_officers(reader: TomlReader) -> tuple[str, ...]:

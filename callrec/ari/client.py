@@ -4,40 +4,24 @@ Only what callrec needs, each call a method with the path spelled out once. Ever
 surfaces as an :class:`~callrec.errors.AriError`; a 404 (the channel is gone, usually because
 the caller hung up) as :class:`~callrec.errors.AriNotFound` so callers can tell it apart.
 
-The aiohttp session is passed in: tests point the client at a fake ARI server on loopback,
-production at Asterisk, with no other seam needed.
+The transport is passed in (callrec.ari.transport): HTTP, or the events websocket when
+Asterisk answers there. Tests point either at a fake ARI server on loopback.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
+from callrec.ari.transport import JsonObject, Params, Transport
+from callrec.errors import AriNotFound
 
-from callrec.errors import AriConnectionError, AriHttpError, AriNotFound
-
-JsonObject = dict[str, Any]
-Params = Mapping[str, str | int]
+__all__ = ["AriClient", "JsonObject"]
 
 
 class AriClient:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, username: str,
-                 password: str, *, timeout: float = 10.0) -> None:
-        self._session = session
-        self._base = base_url.rstrip("/") + "/ari"
-        self._auth_header = {"Authorization": aiohttp.encode_basic_auth(username, password)}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-
-    @property
-    def base_url(self) -> str:
-        return self._base
-
-    @property
-    def auth_header(self) -> dict[str, str]:
-        return self._auth_header
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
 
     async def request(self, method: str, path: str, params: Params | None = None,
                       payload: JsonObject | None = None, *, reply: bool = True) -> Any:
@@ -46,21 +30,7 @@ class AriClient:
         ``reply=False``: the body is not decoded (None is returned). Some replies grow
         with the load, e.g. a subscription's lists every channel the app watches.
         """
-        url = self._base + path
-        try:
-            async with self._session.request(method, url, params=params, json=payload,
-                                             headers=self._auth_header,
-                                             timeout=self._timeout) as response:
-                if response.status >= 400:
-                    body = await response.text()
-                    error = AriNotFound if response.status == 404 else AriHttpError
-                    raise error(method, path, response.status, body)
-                if not reply or response.content_type != "application/json":
-                    return None
-                data = await response.read()
-                return json.loads(data) if data else None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise AriConnectionError(f"ARI {method} {path}: {exc or type(exc).__name__}") from exc
+        return await self._transport.send(method, path, params, payload, reply)
 
     # --- asterisk -----------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ did meanwhile.
 
 Events are handed to ``on_event`` one at a time, in order, synchronously: the handler
 must not block (it resolves futures or starts tasks), which keeps event order intact.
+Answers to REST requests sent over this socket (``RESTResponse``) go to the transport
+instead.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from callrec.ari.transport import RESPONSE_EVENT, SocketTransport
 from callrec.errors import AriError
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -48,12 +51,11 @@ class Backoff:
 
 
 class EventStream:
-    def __init__(self, session: aiohttp.ClientSession, base_url: str, auth_header: dict[str, str],
+    def __init__(self, session: aiohttp.ClientSession, transport: SocketTransport,
                  app: str, on_event: EventHandler, on_connected: ConnectHook, *,
                  backoff: Backoff | None = None, rng: random.Random | None = None) -> None:
         self._session = session
-        self._url = base_url.rstrip("/") + "/events"
-        self._auth_header = auth_header
+        self._transport = transport
         self._app = app
         self._on_event = on_event
         self._on_connected = on_connected
@@ -76,7 +78,8 @@ class EventStream:
                 if exc.status in (401, 403):
                     # Retrying cannot fix a wrong password: say so and stop.
                     raise AriCredentialsRejected(
-                        f"ARI at {self._url} rejected the credentials (HTTP {exc.status}): "
+                        f"ARI at {self._transport.events_url} rejected the credentials "
+                        f"(HTTP {exc.status}): "
                         "check [ari] username/password against ari.conf") from exc
                 self._log.warning("ari_events_refused", status=exc.status, attempt=attempt)
             except (aiohttp.ClientError, TimeoutError, AriError, OSError) as exc:
@@ -87,17 +90,32 @@ class EventStream:
 
     async def _run_once(self) -> None:
         params = {"app": self._app, "subscribeAll": "false"}
-        async with self._session.ws_connect(self._url, params=params, headers=self._auth_header,
+        async with self._session.ws_connect(self._transport.events_url, params=params,
+                                            headers=self._transport.auth_header,
                                             heartbeat=20.0) as socket:
             self.connections += 1
             self._log.info("ari_events_connected", app=self._app, connections=self.connections)
+            # The resync runs over HTTP while events wait in the socket, unread; the
+            # reader then answers the transport's probe and requests too.
             await self._on_connected()
-            async for message in socket:
-                if message.type is aiohttp.WSMsgType.TEXT:
-                    self._dispatch(message.data)
-                elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
-                    break
+            reader = asyncio.create_task(self._read(socket), name="ari-events-reader")
+            try:
+                await self._transport.confirm(socket)
+                await reader
+            finally:
+                self._transport.detach()
+                reader.cancel()
+                (outcome,) = await asyncio.gather(reader, return_exceptions=True)
+                if isinstance(outcome, ApplicationReplaced):
+                    raise outcome
         self._log.warning("ari_events_closed", app=self._app)
+
+    async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
+        async for message in socket:
+            if message.type is aiohttp.WSMsgType.TEXT:
+                self._dispatch(message.data)
+            elif message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED):
+                break
 
     def _dispatch(self, text: str) -> None:
         try:
@@ -107,9 +125,13 @@ class EventStream:
             return
         if not isinstance(event, dict):
             return
-        if event.get("type") == "ApplicationReplaced":
+        kind = event.get("type")
+        if kind == "ApplicationReplaced":
             raise ApplicationReplaced(f"another process took over the ARI application "
                                       f"{self._app!r}; this one stops")
+        if kind == RESPONSE_EVENT:
+            self._transport.on_response(event)
+            return
         try:
             self._on_event(event)
         except Exception:  # noqa: BLE001 - one bad event must not cost us the socket

@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from callrec.ari.client import AriClient, JsonObject
+from callrec.ari.transport import RESPONSE_EVENT
 from callrec.domain.ports import CallerGone, Hangup, IncomingCall, LiveChannel, RecordingTarget
 from callrec.errors import AriHttpError, AriNotFound
 
@@ -40,9 +41,10 @@ HANDOVER_VARIABLE = "CALLREC_CALL"
 HANDOVER_SEPARATOR = "|"
 _GONE_STATUSES = (404, 409, 422)  # gone, or no longer in Stasis: the caller left
 # The only events the call flow reads. Asterisk filters the rest out at the source: a
-# subscribed channel otherwise brings some 35 ChannelVarset events per call with it.
+# subscribed channel otherwise brings some 35 ChannelVarset events per call with it. The
+# filter applies to RESTResponse too: without it, requests over the socket go unanswered.
 EVENTS_USED = ("StasisStart", "StasisEnd", "PlaybackFinished", "ChannelHangupRequest",
-               "ChannelDestroyed", "ApplicationReplaced")
+               "ChannelDestroyed", "ApplicationReplaced", RESPONSE_EVENT)
 
 
 @dataclass

@@ -145,6 +145,8 @@ def test_answered_call_keeps_both_directions_and_a_complete_row(
     assert path.stat().st_mode & 0o777 == 0o640
     assert callrec.lab.recordings_host_dir.stat().st_mode & 0o007 == 0, "others kept out"
     assert agents.agent1.calls_answered == 1 and agents.agent2.calls_answered == 0
+    # Asterisk 22.10 answers REST requests on the events socket: callrec moved onto it.
+    assert "ari_requests_over_websocket" in callrec.process.log_path.read_text()
 
     listed = subprocess.run(
         [sys.executable, "-m", "callrec", "--config", str(callrec.config_path), "calls",

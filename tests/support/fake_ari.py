@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSCloseCode, web
+from aiohttp import ClientSession, WSCloseCode, WSMsgType, web
 
 ASTERISK_ID = "fa:ke:00:00:00:01"
+# Marks the requests the fake sends itself to carry out those that came on the socket.
+LOOPBACK_HEADER = "X-Fake-Ari-Loopback"
 
 
 @dataclass
@@ -49,14 +52,19 @@ def _now() -> str:
 
 class FakeAri:
     def __init__(self, username: str = "callrec", password: str = "secret",
-                 notice_seconds: float = 0.05) -> None:
+                 notice_seconds: float = 0.05, rest_over_websocket: bool = True) -> None:
         self.username, self.password = username, password
         self.notice_seconds = notice_seconds
         self.channels: dict[str, FakeChannel] = {}
         self.playbacks: dict[str, str] = {}          # playback id -> channel id
-        self.requests: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str]] = []  # every request, whichever way it came
+        self.http_requests: list[tuple[str, str]] = []  # over HTTP: method, path and query
         self.queries: list[tuple[str, str, frozenset[str]]] = []  # method, path, query keys
         self.sockets: list[web.WebSocketResponse] = []
+        # False plays an Asterisk older than 22.4: requests on the socket go unanswered.
+        self.rest_over_websocket = rest_over_websocket
+        self.socket_requests: list[tuple[str, str]] = []  # method, uri as sent on the socket
+        self._loopback: ClientSession | None = None
         self.connections = 0
         self.app = web.Application(middlewares=[self._auth])
         self.app.router.add_get("/ari/events", self._events)
@@ -83,11 +91,14 @@ class FakeAri:
         site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._loopback = ClientSession()
 
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await self.drop_sockets()
+        if self._loopback:
+            await self._loopback.close()
         if self._runner:
             await self._runner.cleanup()
 
@@ -135,6 +146,8 @@ class FakeAri:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        if LOOPBACK_HEADER not in request.headers:
+            self.http_requests.append((request.method, request.path_qs))
         self.queries.append((request.method, request.path, frozenset(request.query)))
         expected = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
@@ -149,11 +162,39 @@ class FakeAri:
             await old.send_json({"type": "ApplicationReplaced", "application": "callrec"})
         self.sockets.append(socket)
         self.connections += 1
-        async for _ in socket:
-            pass
+        async for message in socket:
+            # One at a time, in order, as Asterisk's websocket session reads them.
+            if message.type is WSMsgType.TEXT:
+                await self._rest_request(socket, json.loads(message.data),
+                                         request.headers["Authorization"])
         if socket in self.sockets:
             self.sockets.remove(socket)
         return socket
+
+    async def _rest_request(self, socket: web.WebSocketResponse, message: dict[str, Any],
+                            authorization: str) -> None:
+        """Carry out a RESTRequest through this server's own HTTP routes."""
+        assert self._loopback is not None
+        uri = message["uri"]
+        self.socket_requests.append((message["method"], uri))
+        if not self.rest_over_websocket:
+            return
+        body = message.get("message_body")
+        headers = {"Authorization": authorization, LOOPBACK_HEADER: "1"}
+        if body is not None:
+            headers["Content-Type"] = message["content_type"]
+        async with self._loopback.request(message["method"], f"{self.url}/ari/{uri}",
+                                          data=body, headers=headers) as reply:
+            text = await reply.text()
+            answer: dict[str, Any] = {
+                "type": "RESTResponse", "request_id": message.get("request_id", ""),
+                "status_code": reply.status, "reason_phrase": reply.reason or "",
+                "uri": uri.split("?")[0]}
+            if text:
+                answer.update(content_type="application/json", message_body=text)
+        if self.allowed_events is None or "RESTResponse" in self.allowed_events:
+            await socket.send_json({"timestamp": _now(), "asterisk_id": ASTERISK_ID,
+                                    "application": "callrec", **answer})
 
     async def _info(self, _: web.Request) -> web.Response:
         return web.json_response({"system": {"entity_id": ASTERISK_ID, "version": "22-fake"}})

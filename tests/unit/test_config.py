@@ -77,6 +77,8 @@ BAD_CASES = [
     ("bad log level", 'level = "info"', 'level = "chatty"', "logging.level"),
     ("dialplan-unsafe asterisk dir", 'asterisk_dir = "/var/spool/asterisk/callrec"',
      'asterisk_dir = "/var/spool/a|b,c"', "recordings.asterisk_dir"),
+    ("unknown ARI request transport", 'requests = "websocket"', 'requests = "carrier pigeon"',
+     "ari.requests"),
     ("bad agi host", 'who answered).\nhost = "127.0.0.1"', 'who answered).\nhost = "a/b|c"',
      "agi.host"),
 ]

@@ -35,9 +35,10 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def make_config(tmp_path: Path, ari: FakeAri, password: str = "secret") -> Config:
+def make_config(tmp_path: Path, ari: FakeAri, password: str = "secret",
+                requests: str = "websocket") -> Config:
     raw = tomllib.loads((ROOT / "callrec.example.toml").read_text())
-    raw["ari"].update(url=ari.url, password=password)
+    raw["ari"].update(url=ari.url, password=password, requests=requests)
     raw["agi"]["port"] = free_port()
     raw["database"]["url"] = f"sqlite:///{tmp_path / 'callrec.db'}"
     (tmp_path / "rec").mkdir(exist_ok=True)
@@ -51,6 +52,11 @@ async def eventually(check: Callable[[], object], seconds: float = 5.0) -> None:
     async with asyncio.timeout(seconds):
         while not check():
             await asyncio.sleep(0.02)
+
+
+async def settled(ari: FakeAri) -> None:
+    """callrec has connected, resynced and probed the socket: a call now starts fresh."""
+    await eventually(lambda: ari.socket_requests)
 
 
 @contextlib.asynccontextmanager
@@ -115,7 +121,7 @@ async def test_a_call_goes_through_notice_queue_agent_and_hangup(
         tmp_path: Path, ari: FakeAri) -> None:
     config = make_config(tmp_path, ari)
     async with running(config):
-        await eventually(lambda: ari.sockets)
+        await settled(ari)
         channel = await ari.new_caller("1700.1", "0401234567", "0295504001", "Maija")
         await eventually(lambda: channel.continued_to is not None)
         assert channel.continued_to == ("callrec-queue", "s", 1)
@@ -147,7 +153,7 @@ async def test_linkedid_comes_from_the_stasis_arguments_when_given(
     config = make_config(tmp_path, ari)
     channel_id = stored if asked else "1700.4"
     async with running(config):
-        await eventually(lambda: ari.sockets)
+        await settled(ari)
         await ari.new_caller(channel_id, "0401234567", "0201234500", args=args)
         await eventually(lambda: ari.channels[channel_id].continued_to is not None)
         write_recording(config, ari.channels[channel_id])
@@ -164,7 +170,7 @@ async def test_hangup_during_the_notice_ends_the_call_at_stasis_end(
     ari.notice_seconds = 5.0
     config = make_config(tmp_path, ari)
     async with running(config):
-        await eventually(lambda: ari.sockets)
+        await settled(ari)
         await ari.new_caller("1700.8", "0401234567", "0201234500")
         await eventually(lambda: ari.playbacks)
         await ari.hang_up("1700.8")  # Asterisk sends no ChannelDestroyed after StasisEnd
@@ -178,7 +184,7 @@ async def test_events_socket_dropped_mid_notice_the_call_still_reaches_the_queue
     ari.notice_seconds = 0.5
     config = make_config(tmp_path, ari)
     async with running(config):
-        await eventually(lambda: ari.sockets)
+        await settled(ari)
         channel = await ari.new_caller("1700.2", "0401234567", "0201234500")
         await eventually(lambda: ari.playbacks)
         await ari.drop_sockets()  # the PlaybackFinished event will be lost
@@ -195,7 +201,7 @@ async def test_hangup_while_disconnected_is_finalised_after_reconnect(
         tmp_path: Path, ari: FakeAri) -> None:
     config = make_config(tmp_path, ari)
     async with running(config):
-        await eventually(lambda: ari.sockets)
+        await settled(ari)
         channel = await ari.new_caller("1700.3", "0401234567", "0201234500")
         await eventually(lambda: channel.continued_to is not None)
         write_recording(config, channel)
@@ -211,7 +217,7 @@ async def test_restart_mid_call_adopts_the_channel_and_finalises_it(
         tmp_path: Path, ari: FakeAri) -> None:
     config = make_config(tmp_path, ari)
     async with running(config):
-        await eventually(lambda: ari.sockets)
+        await settled(ari)
         channel = await ari.new_caller("1700.4", "0401234567", "0201234500")
         await eventually(lambda: channel.continued_to is not None)
         write_recording(config, channel)
@@ -242,7 +248,7 @@ async def test_caller_in_stasis_while_callrec_was_down_is_taken_over(
 async def test_channels_callrec_created_itself_are_ignored(tmp_path: Path, ari: FakeAri) -> None:
     config = make_config(tmp_path, ari)
     async with running(config):
-        await eventually(lambda: ari.sockets)
+        await settled(ari)
         internal = await ari.new_caller("1700.6", "", "s", args=["callrec-internal"])
         real = await ari.new_caller("1700.7", "0401234567", "0201234500")
         await eventually(lambda: real.continued_to is not None)
@@ -253,7 +259,7 @@ async def test_channels_callrec_created_itself_are_ignored(tmp_path: Path, ari: 
 async def test_application_replaced_stops_this_instance(tmp_path: Path, ari: FakeAri) -> None:
     config = make_config(tmp_path, ari)
     async with running(config) as task:
-        await eventually(lambda: ari.sockets)
+        await settled(ari)
         await ari.send({"type": "ApplicationReplaced"})
         with pytest.raises(ApplicationReplaced):
             await asyncio.wait_for(task, 5)
@@ -278,3 +284,65 @@ async def test_ari_down_at_start_is_retried_until_it_appears(tmp_path: Path) -> 
             await eventually(lambda: late.sockets, seconds=15)
         finally:
             await late.stop()
+
+
+CALL_PATH = {("POST", "answer"), ("POST", "play"), ("POST", "variable"),
+             ("POST", "subscription"), ("POST", "continue")}
+
+
+def call_path_requests(requests: list[tuple[str, str]], channel_id: str) -> set[tuple[str, str]]:
+    """The call's own requests as (method, kind), whichever way they were written down."""
+    found = set()
+    for method, path in requests:
+        parts = path.removeprefix("/ari/").split("?")[0].split("/")
+        if channel_id in path and len(parts) >= 3:
+            found.add((method, parts[2]))
+    return found
+
+
+async def place_one_call(config: Config, ari: FakeAri, channel_id: str) -> CallRecord:
+    channel = await ari.new_caller(channel_id, "0401234567", "0201234500",
+                                   args=[f"linkedid={channel_id}"])
+    await eventually(lambda: channel.continued_to is not None)
+    write_recording(config, channel)
+    await ari.hang_up(channel_id)
+    await eventually(lambda: rows(config) and rows(config)[0].ended_at is not None)
+    return rows(config)[0]
+
+
+async def test_once_asterisk_answers_on_the_events_socket_the_call_goes_over_it(
+        tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari)
+    async with running(config):
+        await settled(ari)
+        row = await place_one_call(config, ari, "1800.1")
+    assert row.outcome is Outcome.ABANDONED and row.notice_completed
+    assert call_path_requests(ari.socket_requests, "1800.1") == CALL_PATH
+    assert call_path_requests(ari.http_requests, "1800.1") == set()
+
+
+async def test_an_asterisk_silent_on_the_socket_is_spoken_to_over_http(
+        tmp_path: Path) -> None:
+    old = FakeAri(rest_over_websocket=False)  # as an Asterisk before 20.14/21.9/22.4
+    await old.start()
+    try:
+        config = make_config(tmp_path, old)
+        async with running(config):
+            await settled(old)
+            row = await place_one_call(config, old, "1800.2")
+    finally:
+        await old.stop()
+    assert row.outcome is Outcome.ABANDONED and row.notice_completed
+    assert old.socket_requests == [("GET", "asterisk/info")]  # the probe, unanswered
+    assert call_path_requests(old.http_requests, "1800.2") == CALL_PATH
+
+
+async def test_requests_http_in_the_config_keeps_every_request_off_the_socket(
+        tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari, requests="http")
+    async with running(config):
+        await eventually(lambda: ("GET", "/ari/channels") in ari.http_requests)
+        row = await place_one_call(config, ari, "1800.3")
+    assert row.outcome is Outcome.ABANDONED
+    assert ari.socket_requests == []
+    assert call_path_requests(ari.http_requests, "1800.3") == CALL_PATH
