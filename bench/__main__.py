@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--limit", type=int, default=130)
         p.add_argument("--talk", type=float, default=3.0)
         p.add_argument("--warmup", type=int, default=10)
+        p.add_argument("--paths", nargs="+", default=["floor", "callrec"],
+                       choices=["floor", "callrec", "callrec-http"],
+                       help="run in this order each round; callrec-http: callrec with "
+                            "[ari] requests = \"http\" (default: floor callrec)")
         p.add_argument("--rounds", type=int, default=1,
                        help="floor/callrec pairs, alternating (default 1)")
         p.add_argument("--keep-recordings", action="store_true")
@@ -61,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         q.add_argument("--callpath-calls", type=int, default=600)
         q.add_argument("--callpath-rate", type=float, default=10.0)
         q.add_argument("--callpath-rounds", type=int, default=3)
+        q.add_argument("--callpath-requests", nargs="+", default=["websocket"],
+                       choices=["websocket", "http"],
+                       help="[ari] requests settings to run in turn each round")
     p.add_argument("--profile", type=Path, help="run callrec serve under cProfile into FILE")
     p = sub.add_parser("rights")
     for q in (p, sub.choices["run"]):
@@ -77,10 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.what in ("run", "callpath"):
         results["callpath"] = [
             asyncio.run(callpath.CallpathBench(
-                args.workdir / f"callpath-{n}", callpath.CallpathSettings(
+                args.workdir / f"callpath-{n}-{requests}", callpath.CallpathSettings(
                     calls=args.callpath_calls, rate=args.callpath_rate,
-                    profile=getattr(args, "profile", None))).run())
-            for n in range(args.callpath_rounds)]
+                    ari_requests=requests, profile=getattr(args, "profile", None))).run())
+            for n in range(args.callpath_rounds) for requests in args.callpath_requests]
         _save(args.workdir, results)
     # The export runs before the history benchmark: a child's ru_maxrss starts from its
     # parent's size at fork, and the history benchmark leaves this process large.
@@ -103,7 +110,7 @@ def run_load(args: argparse.Namespace) -> list[dict[str, Any]]:
     bench.prepare()
     runs = []
     for _ in range(args.rounds):
-        for path in ("floor", "callrec"):
+        for path in args.paths:
             result = bench.run(path)
             print(f"{path}: {result.completed}/{result.attempted} completed, "
                   f"{result.total_ms_per_call:.1f} ms CPU per call", flush=True)
@@ -144,7 +151,7 @@ def markdown(results: dict[str, Any]) -> str:
             if run["path"] == "floor":
                 floor = run["total_ms_per_call"]
             ratio = (f"{run['total_ms_per_call'] / floor:.2f}"
-                     if floor and run["path"] == "callrec" else "1.00" if floor else "-")
+                     if floor and run["path"] != "floor" else "1.00" if floor else "-")
             callrec_cpu = (f"{run['callrec_ms_per_call']:.1f}"
                            if run["callrec_cpu_s"] is not None else "-")
             rss = run["callrec_peak_rss_mib"] if run["callrec_peak_rss_mib"] else "-"
@@ -167,11 +174,13 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append("")
     fake = results.get("callpath") or []
     if fake:
-        lines += ["| callrec alone (fake ARI) | calls | rate /s | CPU ms/call (user + system) "
+        lines += ["| callrec alone (fake ARI), round: requests | calls | rate /s "
+                  "| CPU ms/call (user + system) "
                   "| event loop ms/call | other threads ms/call | peak RSS MiB "
                   "| rows finished / answered |", "|---|---|---|---|---|---|---|---|"]
         for n, r in enumerate(fake, 1):
-            lines.append(f"| round {n} | {r['calls']} | {r['rate']} | {r['cpu_ms_per_call']} "
+            lines.append(f"| {n}: {r['ari_requests']} | {r['calls']} | {r['rate']} "
+                         f"| {r['cpu_ms_per_call']} "
                          f"({r['user_ms_per_call']} + {r['system_ms_per_call']}) "
                          f"| {r['event_loop_ms_per_call']} | {r['other_threads_ms_per_call']} "
                          f"| {r['peak_rss_mib']} | {r['finished_rows']} / {r['answered_rows']} |")

@@ -43,6 +43,7 @@ class CallpathSettings:
     rate: float = 50.0        # calls per second
     notice: float = 0.5       # seconds in Stasis, playing the notice
     talk: float = 1.0         # seconds from the agent's answer to the hangup
+    ari_requests: str = "websocket"  # [ari] requests: over the events socket, or "http"
     profile: Path | None = None
 
 
@@ -52,7 +53,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _write_config(workdir: Path, ari_url: str, agi_port: int) -> Path:
+def _write_config(workdir: Path, ari_url: str, agi_port: int, ari_requests: str) -> Path:
     text = (PROJECT_DIR / "callrec.example.toml").read_text(encoding="utf-8")
     raw = tomllib.loads(text)
     recordings = workdir / "rec"
@@ -65,6 +66,7 @@ def _write_config(workdir: Path, ari_url: str, agi_port: int) -> Path:
         f'asterisk_dir = "{raw["recordings"]["asterisk_dir"]}"':
             f'asterisk_dir = "{recordings}"',
         f'password = "{raw["ari"]["password"]}"': 'password = "secret"',
+        f'requests = "{raw["ari"]["requests"]}"': f'requests = "{ari_requests}"',
     }
     for old, new in replacements.items():
         if text.count(old) != 1:
@@ -88,12 +90,15 @@ class CallpathBench:
         tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(8000 * 3) / 8000)
         soundfile.write(str(self._template), tone, 8000, subtype="PCM_16")
         await self.ari.start()
-        config = _write_config(self.workdir, self.ari.url, self.agi_port)
+        config = _write_config(self.workdir, self.ari.url, self.agi_port,
+                               self.settings.ari_requests)
         await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "callrec", "--config",
                                 str(config), "db", "upgrade"], check=True, capture_output=True)
         server = self._start_server(config)
         try:
-            await self._until(lambda: bool(self.ari.sockets), 20.0)
+            # Connected, resynced and (for "websocket") the socket probed.
+            await self._until(lambda: bool(self.ari.sockets) and (
+                self.settings.ari_requests == "http" or bool(self.ari.socket_requests)), 20.0)
             await self._calls(20, "warm")                # imports and caches, not measured
             await self._until(lambda: self._finished("warm.%") == 20, 60.0)
             before = cpu_seconds(server.pid)
@@ -112,7 +117,8 @@ class CallpathBench:
         rows = self._finished("call.%")
         calls = self.settings.calls
         return {
-            "calls": calls, "rate": self.settings.rate, "wall_seconds": round(wall, 1),
+            "calls": calls, "rate": self.settings.rate,
+            "ari_requests": self.settings.ari_requests, "wall_seconds": round(wall, 1),
             "finished_rows": rows, "answered_rows": self._answered_rows(),
             "cpu_ms_per_call": round(1000 * (cpu.total - before.total) / calls, 2),
             "user_ms_per_call": round(1000 * (cpu.user - before.user) / calls, 2),

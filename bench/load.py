@@ -56,6 +56,7 @@ from callrec.storage.migrate import upgrade
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 FLOOR_NUMBER, CALLREC_NUMBER = "0299900000", "0299900001"
+WEBSOCKET_REQUESTS = 'requests = "websocket"'  # in callrec.example.toml's [ari]
 CALLER_NUMBER = "0401234567"
 CALLER_PORT, CALLER_MEDIA = 5070, 30000
 AGENT_PORT, AGENT_MEDIA = 5090, 40000
@@ -88,7 +89,7 @@ class LoadSettings:
 
 @dataclass
 class RunResult:
-    path: str                  # "floor" or "callrec"
+    path: str                  # "floor", "callrec" or "callrec-http"
     dialled: str
     settings: dict[str, Any]
     attempted: int = 0
@@ -173,19 +174,26 @@ class LoadBench:
                                  self.database_url) + BENCH_SERVICE
         self.config_path = self.workdir / "callrec-bench.toml"
         self.config_path.write_text(config, "utf-8")
+        if config.count(WEBSOCKET_REQUESTS) != 1:
+            raise LabError(f"callrec.example.toml: {WEBSOCKET_REQUESTS!r} not found once")
+        self.http_config_path = self.workdir / "callrec-bench-http.toml"
+        self.http_config_path.write_text(
+            config.replace(WEBSOCKET_REQUESTS, 'requests = "http"'), "utf-8")
         upgrade(self.database_url)
 
     # ---- one run ----
 
     def run(self, path: str) -> RunResult:
-        """One run of ``settings.calls`` calls through ``path`` ("floor" or "callrec")."""
+        """One run of ``settings.calls`` calls through ``path``: "floor", "callrec", or
+        "callrec-http" (callrec with its ARI requests over HTTP, not the events socket)."""
         dialled = FLOOR_NUMBER if path == "floor" else CALLREC_NUMBER
         result = RunResult(path, dialled, asdict(self.settings))
         rundir = self.workdir / f"{path}-{datetime.now():%H%M%S}"
         rundir.mkdir()
         server = None
-        if path == "callrec":
-            server = CallrecProcess(self.config_path, rundir / "callrec.log", self.lab)
+        if path in ("callrec", "callrec-http"):
+            config = self.http_config_path if path == "callrec-http" else self.config_path
+            server = CallrecProcess(config, rundir / "callrec.log", self.lab)
             server.start()
         asterisk_pid = self.lab.status().pid
         if asterisk_pid is None:

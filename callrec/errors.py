@@ -12,7 +12,7 @@ turn any of them into a one-line message and a non-zero exit without a traceback
     ├── LabError             the Asterisk lab could not be provisioned or started
     └── AriError             talking to Asterisk's REST interface failed
         ├── AriConnectionError   no connection, or it broke
-        └── AriHttpError         Asterisk answered with an HTTP error status
+        └── AriHttpError         Asterisk answered with an error status (HTTP or socket)
             └── AriNotFound      404: the channel/playback/... does not exist (any more)
 """
 

@@ -89,10 +89,12 @@ class EventStream:
             attempt += 1
 
     async def _run_once(self) -> None:
+        # No permessage-deflate: Asterisk does not offer it, and on loopback or a LAN
+        # compressing every small JSON message would only cost CPU.
         params = {"app": self._app, "subscribeAll": "false"}
         async with self._session.ws_connect(self._transport.events_url, params=params,
                                             headers=self._transport.auth_header,
-                                            heartbeat=20.0) as socket:
+                                            heartbeat=20.0, compress=0) as socket:
             self.connections += 1
             self._log.info("ari_events_connected", app=self._app, connections=self.connections)
             # The resync runs over HTTP while events wait in the socket, unread; the

@@ -101,7 +101,8 @@ class SocketTransport:
 
     async def send(self, method: str, path: str, params: Params | None,
                    payload: JsonObject | None, reply: bool) -> Any:
-        if not self._confirmed:
+        if not self._confirmed or self._socket is None or self._socket.closed:
+            # A closed socket not yet noticed by its reader: HTTP may still get through.
             return await self._http.send(method, path, params, payload, reply)
         return await self._over_socket(method, path, params, payload, reply, self._timeout)
 
