@@ -4,7 +4,7 @@
     .venv/bin/python -m bench load --calls 600 --rate 10 --limit 130
     .venv/bin/python -m bench history --sizes 1000000 10000000
     .venv/bin/python -m bench rights
-    .venv/bin/python -m bench callpath --calls 600 --rate 10   # callrec alone, fake ARI
+    .venv/bin/python -m bench callpath --callpath-calls 600   # callrec alone, fake ARI
 
 Needs root (the lab Asterisk), SIPp and sox (``callrec lab up`` installs them), and for
 PostgreSQL a server on 127.0.0.1:5432 that lets user postgres in (database
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="run in this order each round; callrec-http: callrec with "
                             "[ari] requests = \"http\" (default: floor callrec)")
         p.add_argument("--rounds", type=int, default=1,
-                       help="floor/callrec pairs, alternating (default 1)")
+                       help="times to run --paths in turn (default 1)")
         p.add_argument("--keep-recordings", action="store_true")
     p = sub.add_parser("history")
     for q in (p, sub.choices["run"]):

@@ -31,9 +31,12 @@ import numpy as np
 import soundfile
 
 from bench.proc import CpuSample, cpu_seconds, status_kib, thread_cpu_seconds
+from callrec.ari.telephony import HANDOVER_SEPARATOR, HANDOVER_VARIABLE
+from callrec.lab.callrec_process import replace_once
 from tests.support.fake_ari import FakeAri
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+EXAMPLE = PROJECT_DIR / "callrec.example.toml"
 DIALLED = "0201234500"
 
 
@@ -54,7 +57,7 @@ def _free_port() -> int:
 
 
 def _write_config(workdir: Path, ari_url: str, agi_port: int, ari_requests: str) -> Path:
-    text = (PROJECT_DIR / "callrec.example.toml").read_text(encoding="utf-8")
+    text = EXAMPLE.read_text(encoding="utf-8")
     raw = tomllib.loads(text)
     recordings = workdir / "rec"
     recordings.mkdir()
@@ -68,12 +71,8 @@ def _write_config(workdir: Path, ari_url: str, agi_port: int, ari_requests: str)
         f'password = "{raw["ari"]["password"]}"': 'password = "secret"',
         f'requests = "{raw["ari"]["requests"]}"': f'requests = "{ari_requests}"',
     }
-    for old, new in replacements.items():
-        if text.count(old) != 1:
-            raise RuntimeError(f"callrec.example.toml: {old!r} not found exactly once")
-        text = text.replace(old, new)
     path = workdir / "callrec.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_text(replace_once(text, replacements, EXAMPLE), encoding="utf-8")
     return path
 
 
@@ -153,7 +152,8 @@ class CallpathBench:
         channel = await self.ari.new_caller(channel_id, "0401234567", DIALLED, "Bench",
                                             args=[f"linkedid={channel_id}"])
         await self._until(lambda: channel.continued_to is not None, 30.0)
-        recording = Path(channel.variables["CALLREC_CALL"].split("|")[3])
+        handover = channel.variables[HANDOVER_VARIABLE].split(HANDOVER_SEPARATOR)
+        recording = Path(handover[3])
         recording.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self._template, recording)
         await self._agent_answers(channel_id)
@@ -162,8 +162,7 @@ class CallpathBench:
 
     async def _agent_answers(self, channel_id: str) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.agi_port)
-        writer.write(f"agi_request: agi://127.0.0.1:{self.agi_port}/agent-connected\n"
-                     f"agi_channel: PJSIP/trunk-1\nagi_uniqueid: {channel_id}\n\n".encode())
+        writer.write(_agi_environment(self.agi_port, channel_id))
         await reader.readline()  # GET FULL VARIABLE ...
         writer.write(b"200 result=1 (PJSIP/benchagent|benchagent)\n")
         await writer.drain()

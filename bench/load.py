@@ -44,7 +44,7 @@ from sqlalchemy import text
 from bench.proc import CpuSample, cpu_seconds, status_kib
 from callrec.errors import LabError
 from callrec.lab.asterisk import AsteriskLab
-from callrec.lab.callrec_process import CallrecProcess, lab_config_text
+from callrec.lab.callrec_process import CallrecProcess, lab_config_text, replace_once
 from callrec.lab.sipp import (
     make_tone,
     render_agent_scenario,
@@ -56,7 +56,6 @@ from callrec.storage.migrate import upgrade
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 FLOOR_NUMBER, CALLREC_NUMBER = "0299900000", "0299900001"
-WEBSOCKET_REQUESTS = 'requests = "websocket"'  # in callrec.example.toml's [ari]
 CALLER_NUMBER = "0401234567"
 CALLER_PORT, CALLER_MEDIA = 5070, 30000
 AGENT_PORT, AGENT_MEDIA = 5090, 40000
@@ -174,11 +173,9 @@ class LoadBench:
                                  self.database_url) + BENCH_SERVICE
         self.config_path = self.workdir / "callrec-bench.toml"
         self.config_path.write_text(config, "utf-8")
-        if config.count(WEBSOCKET_REQUESTS) != 1:
-            raise LabError(f"callrec.example.toml: {WEBSOCKET_REQUESTS!r} not found once")
         self.http_config_path = self.workdir / "callrec-bench-http.toml"
-        self.http_config_path.write_text(
-            config.replace(WEBSOCKET_REQUESTS, 'requests = "http"'), "utf-8")
+        self.http_config_path.write_text(replace_once(
+            config, {'requests = "websocket"': 'requests = "http"'}, self.config_path), "utf-8")
         upgrade(self.database_url)
 
     # ---- one run ----

@@ -24,6 +24,7 @@ import numpy as np
 import soundfile
 
 from callrec.domain.history import CallEnd, NewCall, Outcome, RecordingFacts
+from callrec.lab.callrec_process import replace_once
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import upgrade
@@ -48,12 +49,10 @@ class ExportResult:
 
 
 def _config_text(database_url: str, recordings: Path) -> str:
-    text = (PROJECT_DIR / "callrec.example.toml").read_text("utf-8")
-    text = text.replace('url = "sqlite:////var/lib/callrec/callrec.db"',
-                        f'url = "{database_url}"')
-    text = text.replace('local_dir = "/var/spool/asterisk/callrec"',
-                        f'local_dir = "{recordings}"')
-    return text
+    example = PROJECT_DIR / "callrec.example.toml"
+    return replace_once(example.read_text("utf-8"), {
+        'url = "sqlite:////var/lib/callrec/callrec.db"': f'url = "{database_url}"',
+        'local_dir = "/var/spool/asterisk/callrec"': f'local_dir = "{recordings}"'}, example)
 
 
 def prepare(workdir: Path, calls: int, seconds: float, other_calls: int) -> Path:

@@ -24,9 +24,9 @@ _RETENTION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|yea
 _FOREVER = ("until erased", "forever")
 # What the call flow does with a call from a number that objected (GDPR art. 21).
 ON_OBJECTION = ("record", "do_not_record")
-# Logins as current_actor() reports them: what useradd allows.
 _DIALPLAN_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]*$")
 _HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$")
+# Logins as current_actor() reports them: what useradd allows.
 _LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 # The keys each top-level table may hold; [services.*] are checked in _parse_services.
 _SECTION_KEYS = {

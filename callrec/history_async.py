@@ -2,8 +2,8 @@
 
 One thread, not a pool: SQLite takes one writer at a time, and writers in several threads
 wait for each other in SQLite's busy handler, which sleeps and retries. Measured with the
-call path's four writes per call, eight calls at once cost 1.5 ms of CPU per call in a
-pool and half that on one thread (docs/benchmarks.md). PostgreSQL is not slowed down
+call path's writes (four per call then, three now), eight calls at once cost 1.5 ms of CPU
+per call in a pool and 0.9 ms on one thread (docs/benchmarks.md). PostgreSQL is not slowed down
 by it at a contact centre's call rates: each write is well under a millisecond.
 """
 

@@ -81,8 +81,8 @@ class SocketTransport:
         self._enabled = enabled
         self._timeout = timeout
         self._probe_timeout = probe_timeout
+        # Set once Asterisk has answered the probe on it; None: requests go over HTTP.
         self._socket: aiohttp.ClientWebSocketResponse | None = None
-        self._confirmed = False
         self._pending: dict[str, asyncio.Future[JsonObject]] = {}
         self._request_ids = itertools.count(1)
         self._log = structlog.get_logger("callrec.ari.transport")
@@ -97,14 +97,16 @@ class SocketTransport:
 
     @property
     def over_socket(self) -> bool:
-        return self._confirmed
+        return self._socket is not None
 
     async def send(self, method: str, path: str, params: Params | None,
                    payload: JsonObject | None, reply: bool) -> Any:
-        if not self._confirmed or self._socket is None or self._socket.closed:
+        socket = self._socket
+        if socket is None or socket.closed:
             # A closed socket not yet noticed by its reader: HTTP may still get through.
             return await self._http.send(method, path, params, payload, reply)
-        return await self._over_socket(method, path, params, payload, reply, self._timeout)
+        return await self._over_socket(socket, method, path, params, payload, reply,
+                                       self._timeout)
 
     async def confirm(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         """Probe the freshly connected socket; use it for requests if Asterisk answers.
@@ -113,22 +115,20 @@ class SocketTransport:
         """
         if not self._enabled:
             return
-        self._socket = socket
         try:
-            await self._over_socket("GET", "/asterisk/info", None, None, False,
+            await self._over_socket(socket, "GET", "/asterisk/info", None, None, False,
                                     self._probe_timeout)
         except AriError as exc:
             self._log.warning("ari_requests_over_http", reason=str(exc),
                               hint="REST over the events websocket needs Asterisk 20.14, "
                                    "21.9, 22.4 or later")
             return
-        self._confirmed = True
+        self._socket = socket
         self._log.info("ari_requests_over_websocket")
 
     def detach(self) -> None:
         """The socket is gone: requests go over HTTP again, those in flight fail."""
         self._socket = None
-        self._confirmed = False
         pending, self._pending = self._pending, {}
         for answer in pending.values():
             if not answer.done():
@@ -140,15 +140,14 @@ class SocketTransport:
         if answer is not None and not answer.done():
             answer.set_result(event)
 
-    async def _over_socket(self, method: str, path: str, params: Params | None,
-                           payload: JsonObject | None, reply: bool, answer_within: float) -> Any:
-        socket = self._socket
-        if socket is None or socket.closed:
-            raise AriConnectionError(f"ARI {method} {path}: the events socket is closed")
+    async def _over_socket(self, socket: aiohttp.ClientWebSocketResponse, method: str,
+                           path: str, params: Params | None, payload: JsonObject | None,
+                           reply: bool, answer_within: float) -> Any:
         request_id = str(next(self._request_ids))
-        answer: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[JsonObject] = loop.create_future()
         self._pending[request_id] = answer
-        timer = asyncio.get_running_loop().call_later(
+        timer = loop.call_later(
             answer_within, _give_up, answer,
             f"ARI {method} {path}: no answer in {answer_within:g} s")
         try:

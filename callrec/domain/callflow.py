@@ -142,15 +142,16 @@ class CallFlow:
     async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:
         """Queue reported (through its AGI hook) that a member took this caller."""
         live = self._live_calls.get(channel_id)
+        recording_path: str | None = None
         if live is not None:
-            call_id: str | None = live.id
             # Before the write: a hangup racing this report must already count it answered.
             live.agent = live.agent or agent
+            # The hand-over is stored with the agent: one write fewer per answered call.
+            call_id: str | None = live.id
+            recording_path = live.recording_path
         else:
             record = await self._history.find_by_channel(channel_id)
             call_id = record.id if record is not None else None
-        # The hand-over is stored with the agent: one write fewer per answered call.
-        recording_path = live.recording_path if live is not None else None
         if call_id is None or not await self._history.agent_connected(
                 call_id, agent, interface, self._clock(), recording_path):
             self._log.warning("agent_for_unknown_call", channel_id=channel_id)
@@ -259,9 +260,9 @@ def _bind_ids(record: CallRecord) -> None:
                                            linkedid=record.linkedid)
 
 
-def outcome_of(record: LiveCall) -> Outcome:
-    if record.agent is not None:
+def outcome_of(call: LiveCall) -> Outcome:
+    if call.agent is not None:
         return Outcome.ANSWERED
-    if record.notice_completed or record.recording_skipped_reason is not None:
+    if call.notice_completed or call.recording_skipped_reason is not None:
         return Outcome.ABANDONED
     return Outcome.NOTICE_HANGUP

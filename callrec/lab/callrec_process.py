@@ -15,10 +15,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from callrec.errors import LabError
 from callrec.lab.asterisk import AsteriskLab
+
+
+def replace_once(text: str, replacements: Mapping[str, str], source: Path) -> str:
+    """``text`` with each key replaced by its value; each must occur exactly once."""
+    for old, new in replacements.items():
+        if text.count(old) != 1:
+            raise LabError(f"{source}: {old!r} not found exactly once")
+        text = text.replace(old, new)
+    return text
 
 
 def lab_config_text(example: Path, lab: AsteriskLab, database_url: str) -> str:

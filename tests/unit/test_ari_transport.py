@@ -12,54 +12,34 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import pytest
 
 from callrec.ari.client import AriClient
-from callrec.ari.events import EventStream
-from callrec.ari.telephony import EVENTS_USED
-from callrec.ari.transport import HttpTransport, SocketTransport
 from callrec.errors import AriConnectionError, AriHttpError, AriNotFound
+from tests.support.ari_socket import SocketClient, socket_client
 from tests.support.fake_ari import FakeAri
+from tests.unit.test_service_fake_ari import eventually
 
 
 @dataclass
 class Wired:
     ari: FakeAri
-    transport: SocketTransport
-    client: AriClient
-    events: list[dict[str, Any]]
+    socket: SocketClient
 
-
-async def until(check: Any, seconds: float = 5.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not check():
-            await asyncio.sleep(0.01)
+    @property
+    def client(self) -> AriClient:
+        return self.socket.client
 
 
 @contextlib.asynccontextmanager
-async def wired(request_seconds: float = 10.0) -> AsyncIterator[Wired]:
+async def wired(**options: Any) -> AsyncIterator[Wired]:
     ari = FakeAri()
     await ari.start()
-    events: list[dict[str, Any]] = []
-    async with aiohttp.ClientSession() as session:
-        transport = SocketTransport(HttpTransport(session, ari.url, "callrec", "secret"),
-                                    timeout=request_seconds)
-        client = AriClient(transport)
-
-        async def resync() -> None:
-            await client.set_event_filter("callrec", list(EVENTS_USED))
-
-        stream = EventStream(session, transport, "callrec", events.append, resync)
-        task = asyncio.create_task(stream.run())
-        try:
-            await until(lambda: transport.over_socket)
-            yield Wired(ari, transport, client, events)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await ari.stop()
+    try:
+        async with socket_client(ari.url, "callrec", "secret", "callrec", **options) as socket:
+            yield Wired(ari, socket)
+    finally:
+        await ari.stop()
 
 
 async def test_error_statuses_over_the_socket_are_the_same_errors_as_over_http() -> None:
@@ -92,12 +72,12 @@ async def test_a_request_in_flight_when_the_socket_drops_fails_at_once_then_http
         await w.ari.new_caller("1900.3", "0401234567", "0201234500")
         w.ari.rest_over_websocket = False  # Asterisk takes the request but never answers
         in_flight = asyncio.create_task(w.client.answer("1900.3"))
-        await until(lambda: ("POST", "channels/1900.3/answer") in w.ari.socket_requests)
+        await eventually(lambda: ("POST", "channels/1900.3/answer") in w.ari.socket_requests)
         await w.ari.drop_sockets()
         async with asyncio.timeout(2):  # not the 10 s request timeout
             with pytest.raises(AriConnectionError, match="socket closed"):
                 await in_flight
-        assert not w.transport.over_socket
+        assert not w.socket.transport.over_socket
         await w.client.answer("1900.3")  # between connections: over HTTP
         assert ("POST", "/ari/channels/1900.3/answer") in w.ari.http_requests
 
@@ -112,27 +92,11 @@ async def test_no_answer_on_the_socket_in_time_is_a_connection_error_naming_the_
 
 
 async def test_an_event_filter_without_rest_responses_keeps_requests_on_http() -> None:
-    ari = FakeAri()
-    await ari.start()
-    async with aiohttp.ClientSession() as session:
-        transport = SocketTransport(HttpTransport(session, ari.url, "callrec", "secret"),
-                                    probe_timeout=0.3)
-        client = AriClient(transport)
-
-        async def resync() -> None:
-            await client.set_event_filter("callrec", ["StasisStart"])
-
-        task = asyncio.create_task(
-            EventStream(session, transport, "callrec", lambda _: None, resync).run())
-        try:
-            await until(lambda: ari.socket_requests)
-            await asyncio.sleep(0.5)  # past the probe's patience
-            assert not transport.over_socket
-            await ari.new_caller("1900.5", "0401234567", "0201234500")
-            await client.answer("1900.5")
-            assert ("POST", "/ari/channels/1900.5/answer") in ari.http_requests
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await ari.stop()
+    async with wired(allowed=["StasisStart"], probe_seconds=0.3,
+                     until_over_socket=False) as w:
+        await eventually(lambda: w.ari.socket_requests)
+        await asyncio.sleep(0.5)  # past the probe's patience
+        assert not w.socket.transport.over_socket
+        await w.ari.new_caller("1900.5", "0401234567", "0201234500")
+        await w.client.answer("1900.5")
+        assert ("POST", "/ari/channels/1900.5/answer") in w.ari.http_requests
