@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from callrec.service import CallService
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import require_current
+from callrec.storage.prepared import commit_group
 from callrec.storage.rights_dao import SqlRights
 
 
@@ -40,7 +42,8 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
         raise ConfigError("recordings.local_dir",
                           f"{config.recordings.local_dir} is not an existing directory")
     database = Database.open(config.database_url)
-    database_thread = DatabaseThread(on_close=database.release_pinned)
+    database_thread = DatabaseThread(on_close=database.release_pinned,
+                                     group=functools.partial(commit_group, database))
     try:
         require_current(database)
         history = ThreadedHistory(SqlContactHistory(database, pinned=True), database_thread)

@@ -109,6 +109,21 @@ class Database:
         except SQLAlchemyError as exc:
             raise self.error(exc) from exc
 
+    @contextmanager
+    def pinned_group(self) -> Iterator[Connection]:
+        """The pinned connection, marked so that cursor transactions opened on it inside
+        the block join one transaction instead of committing each (see
+        :func:`callrec.storage.prepared.commit_group`)."""
+        with self.driver_connection(pinned=True) as connection:
+            self._pinned.grouped = True
+            try:
+                yield connection
+            finally:
+                self._pinned.grouped = False
+
+    def in_pinned_group(self) -> bool:
+        return bool(getattr(self._pinned, "grouped", False))
+
     def release_pinned(self) -> None:
         """Close the calling thread's pinned connection, if it has one."""
         connection: Connection | None = getattr(self._pinned, "connection", None)

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect
+from sqlalchemy import Connection, Dialect
 from sqlalchemy.sql.expression import Executable
 
 from callrec.errors import StorageError
@@ -63,31 +63,76 @@ def cursor_transaction(database: Database, pinned: bool) -> Iterator[Run]:
     """One transaction, committed on the driver's connection; yields
     ``run(prepared, values) -> rowcount``.
 
+    Inside :func:`commit_group` on the same thread (pinned), it joins the group's
+    transaction instead: the group commits, or rolls back, all of them at once.
     Driver errors become a :class:`StorageError`; a lost connection is invalidated so
     that the next transaction gets a new one.
     """
     with database.driver_connection(pinned) as connection:
-        driver = connection.connection.dbapi_connection
-        if driver is None:
-            raise StorageError(f"database {database.url}: connection closed")
+        driver = _driver_of(database, connection)
+        joined = pinned and database.in_pinned_group()
         cursor = driver.cursor()
 
         def run(prepared: Prepared, values: Mapping[str, Any]) -> int:
             cursor.execute(prepared.sql, prepared.parameters(values))
             return int(cursor.rowcount)
 
-        dialect = database.engine.dialect
         try:
             yield run
-            driver.commit()
+            if not joined:
+                driver.commit()
         except BaseException as exc:
-            with contextlib.suppress(Exception):
-                driver.rollback()
-            if not isinstance(exc, dialect.loaded_dbapi.Error):
+            if not joined:  # a group rolls back for all of its members
+                _roll_back(driver)
+            error = _storage_error(database, connection, driver, exc, cursor)
+            if error is exc:
                 raise
-            if dialect.is_disconnect(exc, driver, cursor):
-                connection.invalidate(exc)
-            raise database.error(exc) from exc
+            raise error from exc
         finally:
             with contextlib.suppress(Exception):
                 cursor.close()
+
+
+@contextmanager
+def commit_group(database: Database) -> Iterator[None]:
+    """Several cursor transactions of this thread as one, with one commit at the end.
+
+    Group commit: on SQLite each commit is an fsync of the WAL, the largest CPU cost of
+    a history write. A write is still only reported done once its group has committed,
+    so nothing reported done is less durable; an error anywhere rolls back the lot and
+    the caller decides what to retry alone (:class:`callrec.history_async.DatabaseThread`).
+    """
+    with database.pinned_group() as connection:
+        driver = _driver_of(database, connection)
+        try:
+            yield
+            driver.commit()
+        except BaseException as exc:
+            _roll_back(driver)
+            error = _storage_error(database, connection, driver, exc, None)
+            if error is exc:
+                raise
+            raise error from exc
+
+
+def _driver_of(database: Database, connection: Connection) -> Any:
+    driver = connection.connection.dbapi_connection
+    if driver is None:
+        raise StorageError(f"database {database.url}: connection closed")
+    return driver
+
+
+def _roll_back(driver: Any) -> None:
+    with contextlib.suppress(Exception):
+        driver.rollback()
+
+
+def _storage_error(database: Database, connection: Connection, driver: Any,
+                   exc: BaseException, cursor: Any) -> BaseException:
+    """The error to raise for ``exc``: a driver error as a StorageError, else itself."""
+    dialect = database.engine.dialect
+    if not isinstance(exc, dialect.loaded_dbapi.Error):
+        return exc
+    if dialect.is_disconnect(exc, driver, cursor):
+        connection.invalidate(exc)
+    return database.error(exc)
