@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import callpath, history, load, rights
+from bench import callpath, history, load, ratios, rights
 from bench.proc import machine
 
 TARGETS = {
@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="run in this order each round; callrec-http: callrec with "
                             "[ari] requests = \"http\" (default: floor callrec)")
         p.add_argument("--rounds", type=int, default=1,
-                       help="times to run --paths in turn (default 1)")
+                       help="times to run --paths in turn (default 1); a closing floor run "
+                            "follows, so each run is compared with the floor on both sides")
         p.add_argument("--keep-recordings", action="store_true")
     p = sub.add_parser("history")
     for q in (p, sub.choices["run"]):
@@ -109,12 +110,11 @@ def run_load(args: argparse.Namespace) -> list[dict[str, Any]]:
                            keep_recordings=args.keep_recordings)
     bench.prepare()
     runs = []
-    for _ in range(args.rounds):
-        for path in args.paths:
-            result = bench.run(path)
-            print(f"{path}: {result.completed}/{result.attempted} completed, "
-                  f"{result.total_ms_per_call:.1f} ms CPU per call", flush=True)
-            runs.append(result.to_json())
+    for path in ratios.run_order(args.paths, args.rounds):
+        result = bench.run(path)
+        print(f"{path}: {result.completed}/{result.attempted} completed, "
+              f"{result.total_ms_per_call:.1f} ms CPU per call", flush=True)
+        runs.append(result.to_json())
     return runs
 
 
@@ -137,6 +137,16 @@ def _pct(d: dict[str, float]) -> str:
     return f"{d.get('p50', '-')} / {d.get('p99', '-')}" if d.get("n") else "-"
 
 
+def _load_targets(runs: list[dict[str, Any]]) -> list[str]:
+    read = ratios.target_results(runs)
+    if not read:
+        return []
+    lines = ["| target (runs of callrec) | measured | met |", "|---|---|---|"]
+    lines += [f"| {TARGETS[key]} | {measured} | {'yes' if met else '**no**'} |"
+              for key, measured, met in read]
+    return [*lines, ""]
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [f"Date: {results['date']}; machine: {results['machine']}", ""]
     runs = results.get("load") or []
@@ -144,14 +154,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["| run | calls attempted / completed / failed | peak concurrent "
                   "| INVITE→200 OK p50 / p99 ms | answer→notice p50 / p99 ms "
                   "| Asterisk CPU ms/call | callrec CPU s per 1,000 calls "
-                  "| callrec peak RSS MiB | total CPU ms/call | ratio to floor |",
+                  "| callrec peak RSS MiB | total CPU ms/call "
+                  "| ratio to floor (floor runs either side) |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
-        floor = None
-        for run in runs:
-            if run["path"] == "floor":
-                floor = run["total_ms_per_call"]
-            ratio = (f"{run['total_ms_per_call'] / floor:.2f}"
-                     if floor and run["path"] != "floor" else "1.00" if floor else "-")
+        for index, run in enumerate(runs):
+            ratio_value = ratios.ratio_to_floor(runs, index)
+            ratio = f"{ratio_value:.2f}" if ratio_value is not None else "-"
             callrec_cpu = (f"{run['callrec_ms_per_call']:.1f}"
                            if run["callrec_cpu_s"] is not None else "-")
             rss = run["callrec_peak_rss_mib"] if run["callrec_peak_rss_mib"] else "-"
@@ -163,6 +171,7 @@ def markdown(results: dict[str, Any]) -> str:
             if run["problems"]:
                 lines.append(f"| ↳ problems | {'; '.join(run['problems'])} |")
         lines.append("")
+        lines += _load_targets(runs)
     lookups = results.get("history") or []
     if lookups:
         lines += ["| backend | rows | load s | lookups | rows returned (mean) "
