@@ -4,8 +4,9 @@ The lab benchmark (bench/load.py) measures callrec next to a real Asterisk, whos
 CPU use on this shared machine moves by 20% from run to run. This one isolates callrec:
 the fake ARI of the unit tests (tests/support/fake_ari.py) runs in this process and plays
 Asterisk's side of every call (StasisStart with the linkedid argument, the notice's
-PlaybackFinished, StasisEnd at ``continue``, the Queue AGI hook, the hangup events) while
-``callrec serve`` runs as its own process, exactly as configured by an admin. Only that
+PlaybackFinished, StasisEnd at ``continue``, the Queue AGI hook, the hangup handler's
+FastAGI report) while ``callrec serve`` runs as its own process, exactly as configured by
+an admin. Only that
 process's CPU is counted, from the first call until the last row is finalised.
 
 ``--profile FILE`` runs the server under cProfile (slower; for finding where time goes).

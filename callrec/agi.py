@@ -1,9 +1,15 @@
-"""A minimal FastAGI server for the one dialplan hook ARI cannot replace.
+"""A minimal FastAGI server for the two dialplan hooks that are cheaper than ARI.
 
-ARI has no queue events, so ``Queue(...,agi://host:port/agent-connected)`` calls us on the
-caller's channel the moment a member picks up. We read the AGI environment, ask for
-MEMBERINTERFACE and MEMBERNAME (queues.conf ``setinterfacevar=yes``) in one command, close the
-connection at once (the caller is waiting to be bridged) and report the agent afterwards.
+``agent-connected``: ARI has no queue events, so ``Queue(...,agi://host:port/agent-connected)``
+calls us on the caller's channel the moment a member picks up. We read the AGI environment,
+ask for MEMBERINTERFACE and MEMBERNAME (queues.conf ``setinterfacevar=yes``) in one command,
+close the connection at once (the caller is waiting to be bridged) and report the agent
+afterwards.
+
+``call-ended``: the hangup handler [callrec-incoming] pushes calls us when a caller callrec
+has handed over to the queue hangs up. The environment is all we need: we close at once and
+report the end. Hearing it here instead of through a per-call ARI subscription spares
+Asterisk some ten ARI messages per call (docs/benchmarks.md).
 
 Everything in the AGI environment except the unique id and the request path is ignored:
 caller ids there are untrusted text.
@@ -18,7 +24,10 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from callrec.config import AGENT_CONNECTED_SCRIPT, CALL_ENDED_SCRIPT
+
 AgentReport = Callable[[str, str, str], Coroutine[Any, Any, None]]  # channel id, agent, interface
+EndReport = Callable[[str], None]  # channel id; must not block
 
 # No spaces: AGI splits a command's arguments at them.
 MEMBER_EXPRESSION = "${MEMBERINTERFACE}|${MEMBERNAME}"
@@ -32,10 +41,12 @@ class AgiProtocolError(Exception):
 
 
 class AgiServer:
-    def __init__(self, host: str, port: int, on_agent_connected: AgentReport) -> None:
+    def __init__(self, host: str, port: int, on_agent_connected: AgentReport,
+                 on_call_ended: EndReport) -> None:
         self._host = host
         self._port = port
         self._report = on_agent_connected
+        self._report_end = on_call_ended
         self._server: asyncio.Server | None = None
         self._reports: set[asyncio.Task[None]] = set()
         self._log = structlog.get_logger("callrec.agi")
@@ -64,8 +75,11 @@ class AgiServer:
             env = await asyncio.wait_for(_read_environment(reader), _READ_TIMEOUT)
             script = urlsplit(env.get("agi_request", "")).path.strip("/")
             channel_id = env.get("agi_uniqueid", "")
-            if script != "agent-connected" or not channel_id:
+            if script not in (AGENT_CONNECTED_SCRIPT, CALL_ENDED_SCRIPT) or not channel_id:
                 self._log.warning("agi_unknown_request", script=script[:64])
+                return
+            if script == CALL_ENDED_SCRIPT:
+                self._report_end(channel_id)
                 return
             interface, name = await _member(reader, writer)
         except (AgiProtocolError, TimeoutError, OSError, ValueError) as exc:
@@ -88,7 +102,10 @@ class AgiServer:
 async def _read_environment(reader: asyncio.StreamReader) -> dict[str, str]:
     env: dict[str, str] = {}
     for _ in range(_MAX_ENV_LINES):
-        line = (await reader.readline()).decode("utf-8", "replace").rstrip("\r\n")
+        raw = await reader.readline()
+        if not raw:  # Asterisk ends its environment with a blank line, never with EOF
+            raise AgiProtocolError("connection closed inside the AGI environment")
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:
             return env
         key, _, value = line.partition(": ")

@@ -22,7 +22,7 @@ from callrec.domain.callflow import CallFlow, CallFlowSettings
 from callrec.errors import ConfigError
 from callrec.history_async import DatabaseThread, ThreadedHistory, ThreadedObjections
 from callrec.recordings import RecordingFiles
-from callrec.service import CallService
+from callrec.service import SWEEP_SECONDS, CallService
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import require_current
@@ -35,7 +35,8 @@ def utc_now() -> datetime:
 
 
 async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
-                stop: asyncio.Event | None = None) -> int:
+                stop: asyncio.Event | None = None,
+                sweep_seconds: float = SWEEP_SECONDS) -> int:
     """Run the ARI application until SIGTERM/SIGINT (or ``stop``); returns an exit status."""
     log = structlog.get_logger("callrec.serve")
     if not config.recordings.local_dir.is_dir():
@@ -54,15 +55,17 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
                 HttpTransport(http, config.ari.url, config.ari.username, config.ari.password),
                 enabled=config.ari.requests == "websocket")
             client = AriClient(transport)
-            telephony = AriTelephony(client, config.ari.app, config.recordings.queue_context,
-                                     config.agi.agent_connected_url, clock)
+            telephony = AriTelephony(
+                client, config.ari.app, config.recordings.queue_context,
+                (config.agi.agent_connected_url, config.agi.call_ended_url), clock)
             recordings = RecordingFiles(config.recordings.asterisk_dir,
                                         config.recordings.local_dir)
             flow = CallFlow(CallFlowSettings(config.service_for_number, config.default_region),
                             telephony, history, recordings,
                             ThreadedObjections(SqlRights(database), database_thread), clock)
-            service = CallService(flow, telephony, history)
-            agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected)
+            service = CallService(flow, telephony, history, sweep_seconds)
+            agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected,
+                            service.call_ended)
             events = EventStream(http, transport, config.ari.app, service.on_event,
                                  service.on_connected)
             await agi.start()
@@ -81,7 +84,13 @@ async def _run_until_stopped(events: EventStream, service: CallService,
                              stop: asyncio.Event) -> int:
     events_task = asyncio.create_task(events.run(), name="ari-events")
     stop_task = asyncio.create_task(stop.wait(), name="stop")
-    await asyncio.wait({events_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    sweep_task = asyncio.create_task(service.sweep_forever(), name="sweep")
+    try:
+        await asyncio.wait({events_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        sweep_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep_task
     log = structlog.get_logger("callrec.serve")
     if events_task.done():
         stop_task.cancel()

@@ -90,6 +90,11 @@ class AriConfig:
     requests: str = "websocket"
 
 
+# The FastAGI scripts callrec serves (callrec/agi.py), as the dialplan names them.
+AGENT_CONNECTED_SCRIPT = "agent-connected"
+CALL_ENDED_SCRIPT = "call-ended"
+
+
 @dataclass(frozen=True)
 class AgiConfig:
     host: str = "127.0.0.1"
@@ -97,7 +102,11 @@ class AgiConfig:
 
     @property
     def agent_connected_url(self) -> str:
-        return f"agi://{self.host}:{self.port}/agent-connected"
+        return f"agi://{self.host}:{self.port}/{AGENT_CONNECTED_SCRIPT}"
+
+    @property
+    def call_ended_url(self) -> str:
+        return f"agi://{self.host}:{self.port}/{CALL_ENDED_SCRIPT}"
 
 
 @dataclass(frozen=True)

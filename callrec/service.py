@@ -16,14 +16,20 @@ import structlog
 from callrec.ari.telephony import AriTelephony
 from callrec.domain.callflow import CallFlow
 from callrec.domain.ports import AsyncContactHistory
+from callrec.errors import AriError
 
 DRAIN_SECONDS = 15.0
+# How often handed-over calls are checked for an end nobody reported (callrec was away, a
+# report's connection failed, an older dialplan): one ARI request when there are any. The
+# made-up end is refined by the recording's last write, so a minute costs no accuracy.
+SWEEP_SECONDS = 60.0
 
 
 class CallService:
     def __init__(self, flow: CallFlow, telephony: AriTelephony,
-                 history: AsyncContactHistory) -> None:
+                 history: AsyncContactHistory, sweep_seconds: float = SWEEP_SECONDS) -> None:
         self._flow = flow
+        self._sweep_seconds = sweep_seconds
         self._telephony = telephony
         self._history = history
         self._calls: dict[str, asyncio.Task[None]] = {}
@@ -56,6 +62,28 @@ class CallService:
 
     async def agent_connected(self, channel_id: str, agent: str, interface: str) -> None:
         await self._flow.agent_connected(channel_id, agent, interface)
+
+    def call_ended(self, channel_id: str) -> None:
+        """FastAGI ``call-ended``: a handed-over caller hung up."""
+        self._telephony.call_ended(channel_id)
+
+    async def sweep_forever(self) -> None:
+        """Every ``sweep_seconds``, end the calls whose end was never reported."""
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                ended = await self._telephony.sweep()
+            except AriError as exc:  # Asterisk away: the resync on reconnect does this
+                self._log.info("sweep_skipped", error=str(exc))
+                continue
+            except Exception:  # noqa: BLE001 - the next round may do better; never stop
+                self._log.exception("sweep_failed")
+                continue
+            if ended:
+                self._log.warning(
+                    "call_end_not_reported", calls=ended,
+                    hint="ends estimated; check that [callrec-incoming] pushes the "
+                         "[callrec-ended] hangup handler and that Asterisk reaches [agi]")
 
     def _start(self, channel_id: str, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._guarded(channel_id, work), name=f"call:{channel_id}")

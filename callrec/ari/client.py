@@ -80,10 +80,6 @@ class AriClient:
 
     # --- applications -------------------------------------------------------------------
 
-    async def subscribe(self, app: str, event_source: str) -> None:
-        await self.request("POST", f"/applications/{_seg(app)}/subscription",
-                           {"eventSource": event_source}, reply=False)
-
     async def set_event_filter(self, app: str, allowed_types: list[str]) -> None:
         """Ask Asterisk to send the app only these event types."""
         await self.request("PUT", f"/applications/{_seg(app)}/eventFilter",

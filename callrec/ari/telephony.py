@@ -9,6 +9,12 @@ Recording uses MixMonitor in the dialplan after ``continue``, not an ARI recordi
 ARI's channel recording hears one direction only and stops when the channel leaves
 Stasis, while MixMonitor mixes both directions and keeps going through the queue wait
 and the agent conversation whether or not callrec is connected at that moment.
+
+After ``continue`` ARI says no more about the channel (we do not subscribe to it: a
+subscribed channel costs Asterisk some ten more ARI messages per call). Its end comes
+from the hangup handler [callrec-incoming] pushes, over FastAGI (:meth:`call_ended`).
+A report that never comes (callrec was away, the connection failed, an older dialplan)
+is made up for by :meth:`sweep`, which finds handed-over channels Asterisk no longer has.
 """
 
 from __future__ import annotations
@@ -35,25 +41,29 @@ INTERNAL_ARG = "callrec-internal"
 # spares a GET of CHANNEL(linkedid) per call. Without it (an older dialplan) we ask.
 LINKEDID_ARG = "linkedid="
 _LINKEDID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-# The one channel variable the hand-over sets, read by [callrec-queue] with CUT(): queue,
-# language, FastAGI URL and recording path (empty: do not record), in that order.
+# The one channel variable the hand-over sets, read by [callrec-queue] and [callrec-ended]
+# with CUT(): queue, language, FastAGI URL for the agent, recording path (empty: do not
+# record) and FastAGI URL for the end of the call, in that order.
 HANDOVER_VARIABLE = "CALLREC_CALL"
 HANDOVER_SEPARATOR = "|"
 _GONE_STATUSES = (404, 409, 422)  # gone, or no longer in Stasis: the caller left
-# The only events the call flow reads. Asterisk filters the rest out at the source: a
-# subscribed channel otherwise brings some 35 ChannelVarset events per call with it. The
-# filter applies to RESTResponse too: without it, requests over the socket go unanswered.
+# The only events the call flow reads; Asterisk does not send the others (it still builds
+# them: the filter is applied last). The filter applies to RESTResponse too: without it,
+# requests over the socket go unanswered. ChannelDestroyed only matters for a channel some
+# other client subscribed us to.
 EVENTS_USED = ("StasisStart", "StasisEnd", "PlaybackFinished", "ChannelHangupRequest",
                "ChannelDestroyed", "ApplicationReplaced", RESPONSE_EVENT)
+# A hangup report is on its way when the sweep finds a channel gone: wait this long for it
+# before making up an end (the handler runs before Asterisk forgets the channel).
+REPORT_GRACE_SECONDS = 2.0
 
 
 @dataclass
 class _Watch:
     hangup: asyncio.Future[Hangup]
     in_stasis: bool
-    # Set before ``continue``: from then on the channel's end is its ChannelDestroyed,
-    # which our explicit subscription delivers. Before it, StasisEnd is the end: Asterisk
-    # stops telling an app about a channel that left Stasis without a subscription.
+    # Set before ``continue``: from then on the channel's end is reported over FastAGI
+    # (or found by the sweep). Before it, StasisEnd is the end.
     handed_over: bool = False
     playbacks: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
 
@@ -70,12 +80,13 @@ class Snapshot:
 
 
 class AriTelephony:
-    def __init__(self, client: AriClient, app: str, queue_context: str, agi_url: str,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, client: AriClient, app: str, queue_context: str,
+                 agi_urls: tuple[str, str], clock: Callable[[], datetime]) -> None:
+        """``agi_urls``: the FastAGI URLs for an agent's answer and for a call's end."""
         self._client = client
         self._app = app
         self._queue_context = queue_context
-        self._agi_url = agi_url
+        self._agent_url, self._ended_url = agi_urls
         self._clock = clock
         self._watches: dict[str, _Watch] = {}
         self._playbacks: dict[str, asyncio.Future[bool]] = {}  # every watch's, by playback id
@@ -159,13 +170,13 @@ class AriTelephony:
                             recording: RecordingTarget | None, language: str) -> None:
         # An empty recording path makes [callrec-queue] skip MixMonitor.
         handover = HANDOVER_SEPARATOR.join(
-            (queue, language, self._agi_url, recording.asterisk_path if recording else ""))
+            (queue, language, self._agent_url, recording.asterisk_path if recording else "",
+             self._ended_url))
 
         async def hand_over() -> None:
-            # One variable, not four: every ARI request costs both Asterisk and us.
+            # One variable, not five: every ARI request costs both Asterisk and us. Once it
+            # is set, the hangup handler reports this channel's end to us.
             await self._client.set_variable(channel_id, HANDOVER_VARIABLE, handover)
-            # Subscribe before leaving Stasis so the hangup still reaches us afterwards.
-            await self._client.subscribe(self._app, f"channel:{channel_id}")
             self._watches[channel_id].handed_over = True
             await self._client.continue_in_dialplan(channel_id, self._queue_context, "s", 1)
 
@@ -176,14 +187,37 @@ class AriTelephony:
 
     async def adopt(self, channel_id: str) -> None:
         watch = self._watches.setdefault(channel_id, self._new_watch(in_stasis=False))
-        watch.handed_over = True
-        try:
-            await self._client.subscribe(self._app, f"channel:{channel_id}")
-        except AriHttpError as exc:
-            if exc.status not in _GONE_STATUSES:
-                raise
+        watch.handed_over = True  # its hangup handler reports to whichever callrec runs
         if await self._client.get_channel(channel_id) is None and not watch.hangup.done():
             watch.hangup.set_result(Hangup(self._clock(), estimated=True))
+
+    def call_ended(self, channel_id: str) -> None:
+        """The hangup handler reported this channel's end (FastAGI ``call-ended``)."""
+        watch = self._watches.get(channel_id)
+        if watch is None:
+            return  # finalised already (StasisEnd, the sweep), or not one of our calls
+        watch.interrupt_playbacks()
+        if not watch.hangup.done():
+            watch.hangup.set_result(Hangup(self._clock()))
+
+    async def sweep(self, grace: float = REPORT_GRACE_SECONDS) -> int:
+        """End the handed-over calls whose channel Asterisk no longer has and whose end
+        was never reported; returns how many. One ARI request, and none with no such call."""
+        waiting = {channel_id for channel_id, watch in self._watches.items()
+                   if watch.handed_over and not watch.hangup.done()}
+        if not waiting:
+            return 0
+        present = {str(channel.get("id", "")) for channel in await self._client.list_channels()}
+        if not waiting - present:
+            return 0
+        await asyncio.sleep(grace)  # a report already on its way wins
+        ended = 0
+        for channel_id in waiting - present:
+            watch = self._watches.get(channel_id)
+            if watch is not None and not watch.hangup.done():
+                watch.hangup.set_result(Hangup(self._clock(), estimated=True))
+                ended += 1
+        return ended
 
     async def current_agent(self, channel_id: str) -> tuple[str, str] | None:
         interface = await self._client.get_variable(channel_id, "MEMBERINTERFACE")
@@ -230,7 +264,6 @@ class AriTelephony:
         watch.in_stasis = live.in_our_stasis
         if not live.in_our_stasis:
             watch.handed_over = True
-            await self._client.subscribe(self._app, f"channel:{channel_id}")
         for playback_id, finished in watch.playbacks.items():
             if finished.done():
                 continue

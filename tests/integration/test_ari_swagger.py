@@ -51,7 +51,7 @@ async def test_every_request_callrec_makes_is_in_asterisk_swagger(
     assert shapes >= {("GET", "/ari/events"), ("POST", "/ari/channels/ID/answer"),
                       ("POST", "/ari/channels/ID"), ("POST", "/ari/channels/ID/variable"),
                       ("POST", "/ari/channels/ID/continue"), ("GET", "/ari/channels"),
-                      ("POST", "/ari/applications/callrec/subscription")}, shapes
+                      ("PUT", "/ari/applications/callrec/eventFilter")}, shapes
     for method, path, query in made:
         matches = [names for (m, pattern), names in operations.items()
                    if m == method and re.match(pattern, path)]

@@ -118,8 +118,17 @@ def call(dialled: str, number: str, name: str | None, seconds: float, workdir: P
     assert result.message is None, result.message
 
 
+def end_reports_since(lab: AsteriskLab, offset: int) -> int:
+    """How many times Asterisk ran the [callrec-ended] hangup handler's FastAGI."""
+    with lab.messages_log.open("rb") as log:
+        log.seek(offset)
+        text = log.read().decode("utf-8", "replace")
+    return len(re.findall(r"AGI Script agi://127\.0\.0\.1:\d+/call-ended completed", text))
+
+
 def test_answered_call_keeps_both_directions_and_a_complete_row(
         callrec: Callrec, agents: Agents, tmp_path: Path) -> None:
+    log_start = callrec.lab.messages_log.stat().st_size
     call("0201234500", "0401234567", "Matti Meikäläinen", notice_seconds("fi") + 1 + TALK,
          tmp_path / "sipp")
     row = callrec.one_finished_row()
@@ -147,6 +156,9 @@ def test_answered_call_keeps_both_directions_and_a_complete_row(
     assert agents.agent1.calls_answered == 1 and agents.agent2.calls_answered == 0
     # Asterisk 22.10 answers REST requests on the events socket: callrec moved onto it.
     assert "ari_requests_over_websocket" in callrec.process.log_path.read_text()
+    # The end came from the hangup handler (exact, above), not from an ARI subscription.
+    assert end_reports_since(callrec.lab, log_start) == 1
+    assert "call_end_not_reported" not in callrec.process.log_path.read_text()
 
     listed = subprocess.run(
         [sys.executable, "-m", "callrec", "--config", str(callrec.config_path), "calls",
@@ -160,9 +172,13 @@ def test_answered_call_keeps_both_directions_and_a_complete_row(
 
 def test_hangup_during_the_notice_leaves_a_row_and_no_recording(
         callrec_sqlite: Callrec, agents: Agents, tmp_path: Path) -> None:
+    log_start = callrec_sqlite.lab.messages_log.stat().st_size
     call("0201234500", "0401234567", None, 2.0, tmp_path / "sipp")
     row = callrec_sqlite.one_finished_row()
     assert row.outcome is Outcome.NOTICE_HANGUP and not row.notice_completed
+    assert not row.end_estimated
+    # Not handed over yet: the hangup handler ran and reported nothing (StasisEnd did).
+    assert end_reports_since(callrec_sqlite.lab, log_start) == 0
     assert row.recording_path is None and row.recording_bytes is None
     assert not list(callrec_sqlite.lab.recordings_host_dir.rglob(f"{row.id}*"))
     assert agents.agent1.calls_answered == 0
@@ -200,6 +216,7 @@ def test_caller_giving_up_in_the_queue_is_abandoned_and_recorded(
     call("0201234500", "0401234567", None, notice_seconds("fi") + 3, tmp_path / "sipp")
     row = callrec_sqlite.one_finished_row()
     assert row.outcome is Outcome.ABANDONED and row.agent is None and row.notice_completed
+    assert not row.end_estimated, "the hangup handler reported the end"
     assert_tones(callrec_sqlite.recording(row), present=[CALLER_HZ],
                  absent=[AGENT1_HZ, AGENT2_HZ])
 

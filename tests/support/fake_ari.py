@@ -1,8 +1,9 @@
 """A fake Asterisk REST interface on loopback, for unit tests and fault injection.
 
 It keeps just enough state (channels, variables, playbacks, subscriptions) to drive
-callrec's ARI edge through a call, and lets a test drop the events socket, hang a
-caller up while callrec is away, or replace the application. The real-Asterisk tier
+callrec's ARI edge through a call, plays the dialplan's [callrec-ended] hangup handler
+(a FastAGI call to the URL the hand-over set), and lets a test drop the events socket,
+hang a caller up while callrec is away, or replace the application. The real-Asterisk tier
 (tests/integration) is the proof; this is for what Asterisk will not do on demand.
 """
 
@@ -14,6 +15,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import ClientSession, WSCloseCode, WSMsgType, web
 
@@ -64,6 +66,10 @@ class FakeAri:
         # False plays an Asterisk older than 22.4: requests on the socket go unanswered.
         self.rest_over_websocket = rest_over_websocket
         self.socket_requests: list[tuple[str, str]] = []  # method, uri as sent on the socket
+        # False plays a dialplan without the hangup handler (or a report that cannot
+        # reach callrec): a handed-over caller's end is then never reported.
+        self.hangup_handlers = True
+        self.ended_reports: list[str] = []  # channel ids reported to callrec's FastAGI
         self._loopback: ClientSession | None = None
         self.connections = 0
         self.app = web.Application(middlewares=[self._auth])
@@ -116,16 +122,41 @@ class FakeAri:
         return channel
 
     async def hang_up(self, channel_id: str) -> None:
-        channel = self.channels.pop(channel_id)
+        channel = self.channels[channel_id]
         if channel.in_stasis:
             await self.send({"type": "ChannelHangupRequest", "channel": channel.json()})
             await self.send({"type": "StasisEnd", "channel": channel.json()})
+        # The hangup handler runs before Asterisk forgets the channel.
+        await self._run_hangup_handler(channel)
+        del self.channels[channel_id]
         # As Asterisk does: once StasisEnd is out, only a subscription hears the rest.
         if channel.subscribed:
             await self.send({"type": "ChannelDestroyed", "channel": channel.json(),
                              "cause": 16})
         for pid in [p for p, c in self.playbacks.items() if c == channel_id]:
             del self.playbacks[pid]
+
+    async def _run_hangup_handler(self, channel: FakeChannel) -> None:
+        """[callrec-ended]: FastAGI to CALLREC_CALL's fifth field, if the hand-over set it."""
+        fields = channel.variables.get("CALLREC_CALL", "").split("|")
+        url = fields[4] if len(fields) > 4 else ""
+        if not self.hangup_handlers or not url:
+            return
+        target = urlsplit(url)
+        try:
+            reader, writer = await asyncio.open_connection(target.hostname, target.port)
+        except OSError:
+            return  # as Asterisk: a warning in its log, and the hangup goes on
+        script = target.path.strip("/")
+        env = {"agi_network": "yes", "agi_network_script": script, "agi_request": url,
+               "agi_channel": f"PJSIP/trunk-{channel.id}", "agi_uniqueid": channel.id,
+               "agi_callerid": channel.number, "agi_context": "callrec-ended",
+               "agi_extension": "s", "agi_priority": "2"}
+        writer.write("".join(f"{k}: {v}\n" for k, v in env.items()).encode() + b"\n")
+        await writer.drain()
+        await asyncio.wait_for(reader.read(), 5)  # callrec hangs up on us
+        writer.close()
+        self.ended_reports.append(channel.id)
 
     async def drop_sockets(self) -> None:
         for socket in self.sockets:

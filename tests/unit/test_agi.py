@@ -35,13 +35,16 @@ def test_an_error_reply_is_a_protocol_error() -> None:
         parse_get_variable("510 Invalid or unknown command\n")
 
 
-async def start_server() -> tuple[AgiServer, list[tuple[str, str, str]]]:
-    reports: list[tuple[str, str, str]] = []
+async def start_server() -> tuple[AgiServer, list[tuple[str, ...]]]:
+    """A server whose agent reports are (channel, agent, interface) and whose end
+    reports are ("ended", channel), in one list, in the order they came."""
+    reports: list[tuple[str, ...]] = []
 
     async def report(channel_id: str, agent: str, interface: str) -> None:
         reports.append((channel_id, agent, interface))
 
-    server = AgiServer("127.0.0.1", 0, report)
+    server = AgiServer("127.0.0.1", 0, report, lambda channel_id: reports.append(
+        ("ended", channel_id)))
     await server.start()
     return server, reports
 
@@ -75,6 +78,37 @@ async def test_member_without_name_is_reported_by_interface() -> None:
     await talk(server.port, env, [b"200 result=1 (PJSIP/agent1|)\n"])
     await server.close()
     assert reports == [("1700.9", "PJSIP/agent1", "PJSIP/agent1")]
+
+
+async def test_call_ended_is_reported_at_once_and_asks_asterisk_nothing() -> None:
+    server, reports = await start_server()
+    # As a hangup handler sends it: a dead channel, hostile caller id and all.
+    env = (b"agi_network: yes\nagi_network_script: call-ended\n"
+           b"agi_request: agi://127.0.0.1:4573/call-ended\nagi_channel: PJSIP/trunk-1\n"
+           b"agi_uniqueid: 1700.9\nagi_callerid: \"$(reboot)\" <';--\n"
+           b"agi_context: callrec-ended\n\n")
+    asked = await talk(server.port, env, [])
+    await server.close()
+    assert asked == b""
+    assert reports == [("ended", "1700.9")]
+
+
+@pytest.mark.parametrize("env", [
+    b"agi_request: agi://127.0.0.1/call-ended\n\n",                     # no unique id
+    b"agi_request: agi://127.0.0.1/call-ended/../agent-connected\nagi_uniqueid: 1\n\n",
+    b"agi_request: agi://127.0.0.1/CALL-ENDED\nagi_uniqueid: 1\n\n",
+    b"agi_request: agi://127.0.0.1/call-ended\nagi_uniqueid: 1\n",       # no end of env
+])
+async def test_bad_end_reports_are_dropped(env: bytes) -> None:
+    server, reports = await start_server()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(env)
+    await writer.drain()
+    writer.write_eof()
+    assert await asyncio.wait_for(reader.read(), 8) == b""
+    writer.close()
+    await server.close()
+    assert reports == []
 
 
 @pytest.mark.parametrize("env", [

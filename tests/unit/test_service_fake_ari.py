@@ -60,9 +60,10 @@ async def settled(ari: FakeAri) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(config: Config) -> AsyncIterator[asyncio.Task[int]]:
+async def running(config: Config,
+                  sweep_seconds: float = 60.0) -> AsyncIterator[asyncio.Task[int]]:
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(config, stop=stop))
+    task = asyncio.create_task(serve(config, stop=stop, sweep_seconds=sweep_seconds))
     try:
         yield task
     finally:
@@ -88,9 +89,10 @@ def rows(config: Config) -> list[CallRecord]:
 
 
 def handover(channel: FakeChannel) -> list[str]:
-    """The fields [callrec-queue] CUTs from CALLREC_CALL: queue, language, AGI, recording."""
+    """The fields the dialplan CUTs from CALLREC_CALL: queue, language, agent AGI,
+    recording, end AGI."""
     fields = channel.variables["CALLREC_CALL"].split("|")
-    assert len(fields) == 4
+    assert len(fields) == 5
     return fields
 
 
@@ -125,20 +127,22 @@ async def test_a_call_goes_through_notice_queue_agent_and_hangup(
         channel = await ari.new_caller("1700.1", "0401234567", "0295504001", "Maija")
         await eventually(lambda: channel.continued_to is not None)
         assert channel.continued_to == ("callrec-queue", "s", 1)
-        queue, language, agi_url, recording = handover(channel)
-        assert (queue, language, agi_url) == ("switchboard", "sv",
-                                              config.agi.agent_connected_url)
+        queue, language, agi_url, recording, ended_url = handover(channel)
+        assert (queue, language, agi_url, ended_url) == (
+            "switchboard", "sv", config.agi.agent_connected_url, config.agi.call_ended_url)
         assert recording.startswith("/asterisk/rec/") and recording.endswith(".wav")
         assert set(channel.variables) == {"CALLREC_CALL"}, "one variable: one request"
-        assert channel.subscribed, "hangup must still reach callrec after leaving Stasis"
+        assert not channel.subscribed, "the end comes over FastAGI, not a subscription"
         path = write_recording(config, channel)
         await agi_agent_connected(config, "1700.1", "PJSIP/agent2", "agent2")
         await eventually(lambda: rows(config)[0].agent == "agent2")
         await ari.hang_up("1700.1")
         await eventually(lambda: rows(config)[0].ended_at is not None)
     (row,) = rows(config)
+    assert ari.ended_reports[-1:] == ["1700.1"]
     assert (row.outcome, row.caller_number, row.service, row.language) == (
         Outcome.ANSWERED, "+358401234567", "switchboard", "sv")
+    assert not row.end_estimated
     assert row.recording_bytes == path.stat().st_size and row.recording_seconds == 2.0
     assert path.stat().st_mode & 0o777 == 0o640
 
@@ -197,20 +201,56 @@ async def test_events_socket_dropped_mid_notice_the_call_still_reaches_the_queue
     assert row.outcome is Outcome.ABANDONED and row.notice_completed
 
 
-async def test_hangup_while_disconnected_is_finalised_after_reconnect(
-        tmp_path: Path, ari: FakeAri) -> None:
-    config = make_config(tmp_path, ari)
+async def hang_up_while_the_events_socket_is_down(config: Config, ari: FakeAri) -> CallRecord:
+    """A queued caller hangs up while callrec's events socket is down; the finished row."""
     async with running(config):
         await settled(ari)
         channel = await ari.new_caller("1700.3", "0401234567", "0201234500")
         await eventually(lambda: channel.continued_to is not None)
         write_recording(config, channel)
         await ari.drop_sockets()
-        await ari.hang_up("1700.3")  # nobody hears this ChannelDestroyed
-        await eventually(lambda: ari.connections >= 2, seconds=10)
-        await eventually(lambda: rows(config)[0].ended_at is not None)
+        await ari.hang_up("1700.3")
+        await eventually(lambda: rows(config)[0].ended_at is not None, seconds=10)
     (row,) = rows(config)
+    return row
+
+
+async def test_hangup_while_the_events_socket_is_down_is_still_reported_exactly(
+        tmp_path: Path, ari: FakeAri) -> None:
+    # The hangup handler's FastAGI does not need ARI.
+    row = await hang_up_while_the_events_socket_is_down(make_config(tmp_path, ari), ari)
+    assert not row.end_estimated and row.outcome is Outcome.ABANDONED
+    assert ari.ended_reports == ["1700.3"]
+
+
+async def test_an_unreported_hangup_while_disconnected_is_estimated_after_reconnect(
+        tmp_path: Path, ari: FakeAri) -> None:
+    ari.hangup_handlers = False  # the report cannot reach callrec: the resync finds it
+    row = await hang_up_while_the_events_socket_is_down(make_config(tmp_path, ari), ari)
     assert row.end_estimated and row.outcome is Outcome.ABANDONED
+    assert ari.connections >= 2 and ari.ended_reports == []
+
+
+async def test_an_end_never_reported_is_found_by_the_sweep(
+        tmp_path: Path, ari: FakeAri, capsys: pytest.CaptureFixture[str]) -> None:
+    ari.hangup_handlers = False  # an older dialplan without [callrec-ended]
+    config = make_config(tmp_path, ari)
+    async with running(config, sweep_seconds=0.2):
+        await settled(ari)
+        gone = await ari.new_caller("1700.31", "0401234567", "0201234500")
+        still_here = await ari.new_caller("1700.32", "0401234568", "0201234500")
+        await eventually(lambda: gone.continued_to and still_here.continued_to)
+        recording = write_recording(config, gone)
+        await ari.hang_up("1700.31")
+        await eventually(lambda: any(r.ended_at for r in rows(config)), seconds=10)
+        await asyncio.sleep(0.5)  # more sweeps: the caller still in the queue stays open
+        ended = {row.channel_id: row for row in rows(config) if row.ended_at is not None}
+    assert set(ended) == {"1700.31"}
+    row = ended["1700.31"]
+    assert row.end_estimated and row.outcome is Outcome.ABANDONED
+    # The made-up end is the recording's last write, not the moment of the sweep.
+    assert abs(row.ended_at.timestamp() - recording.stat().st_mtime) < 0.01
+    assert "call_end_not_reported" in capsys.readouterr().out
 
 
 async def test_restart_mid_call_adopts_the_channel_and_finalises_it(
@@ -222,14 +262,13 @@ async def test_restart_mid_call_adopts_the_channel_and_finalises_it(
         await eventually(lambda: channel.continued_to is not None)
         write_recording(config, channel)
         channel.variables.update(MEMBERINTERFACE="PJSIP/agent1", MEMBERNAME="agent1")
-    channel.subscribed = False  # a new process has no subscription yet
     async with running(config):
-        await eventually(lambda: channel.subscribed)
         await eventually(lambda: rows(config)[0].agent == "agent1")
-        await ari.hang_up("1700.4")
+        await ari.hang_up("1700.4")  # reported to the new process
         await eventually(lambda: rows(config)[0].ended_at is not None)
     (row,) = rows(config)
     assert row.outcome is Outcome.ANSWERED and not row.end_estimated
+    assert ari.ended_reports[-1:] == ["1700.4"] and not channel.subscribed
 
 
 async def test_caller_in_stasis_while_callrec_was_down_is_taken_over(
@@ -286,8 +325,7 @@ async def test_ari_down_at_start_is_retried_until_it_appears(tmp_path: Path) -> 
             await late.stop()
 
 
-CALL_PATH = {("POST", "answer"), ("POST", "play"), ("POST", "variable"),
-             ("POST", "subscription"), ("POST", "continue")}
+CALL_PATH = {("POST", "answer"), ("POST", "play"), ("POST", "variable"), ("POST", "continue")}
 
 
 def call_path_requests(requests: list[tuple[str, str]], channel_id: str) -> set[tuple[str, str]]:
