@@ -20,8 +20,9 @@ from callrec.errors import AriError
 
 DRAIN_SECONDS = 15.0
 # How often handed-over calls are checked for an end nobody reported (callrec was away, a
-# report's connection failed, an older dialplan): one ARI request when there are any. The
-# made-up end is refined by the recording's last write, so a minute costs no accuracy.
+# report's connection failed, an older dialplan): one ARI request when there are any. A
+# recorded call's made-up end is its recording's last write; an unrecorded one's is the
+# sweep's time, up to this late (both are marked estimated).
 SWEEP_SECONDS = 60.0
 
 
