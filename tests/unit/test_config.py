@@ -79,7 +79,8 @@ BAD_CASES = [
      'asterisk_dir = "/var/spool/a|b,c"', "recordings.asterisk_dir"),
     ("unknown ARI request transport", 'requests = "websocket"', 'requests = "carrier pigeon"',
      "ari.requests"),
-    ("bad agi host", 'who answered).\nhost = "127.0.0.1"', 'who answered).\nhost = "a/b|c"',
+    ("bad agi host", 'end of the call).\nhost = "127.0.0.1"',
+     'end of the call).\nhost = "a/b|c"',
      "agi.host"),
 ]
 
