@@ -6,8 +6,8 @@ the fake ARI of the unit tests (tests/support/fake_ari.py) runs in this process 
 Asterisk's side of every call (StasisStart with the linkedid argument, the notice's
 PlaybackFinished, StasisEnd at ``continue``, the Queue AGI hook, the hangup handler's
 FastAGI report) while ``callrec serve`` runs as its own process, exactly as configured by
-an admin. Only that
-process's CPU is counted, from the first call until the last row is finalised.
+an admin. Only that process's CPU is counted, from the first call until the last row is
+finalised.
 
 ``--profile FILE`` runs the server under cProfile (slower; for finding where time goes).
 """

@@ -17,9 +17,10 @@ Figures per run:
 * INVITE -> 200 OK: SIPp's response-time measure (``rtd`` on the 200), per call;
 * entry -> notice: from Asterisk's messages.log (millisecond stamps): the moment the call
   runs priority 1 of [callrec-incoming] (where the floor answers, and where callrec's
-  Stasis() starts) to the moment Asterisk starts playing the notice file on it. For the
-  floor that is answer -> notice; for callrec it also holds the contact-history insert,
-  the linkedid lookup and the ARI answer, so it is the stricter of the two measures;
+  path pushes its hangup handler just before Stasis()) to the moment Asterisk starts
+  playing the notice file on it. For the floor that is answer -> notice; for callrec it
+  also holds the contact-history insert and the ARI answer, so it is the stricter of the
+  two measures;
 * CPU: utime+stime of the Asterisk and callrec processes (all threads, /proc/PID/stat)
   from just before the first call until the last channel is gone and, for callrec, the
   last history row is finalised; per completed call;

@@ -55,9 +55,8 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
                 HttpTransport(http, config.ari.url, config.ari.username, config.ari.password),
                 enabled=config.ari.requests == "websocket")
             client = AriClient(transport)
-            telephony = AriTelephony(
-                client, config.ari.app, config.recordings.queue_context,
-                (config.agi.agent_connected_url, config.agi.call_ended_url), clock)
+            telephony = AriTelephony(client, config.ari.app, config.recordings.queue_context,
+                                     config.agi, clock)
             recordings = RecordingFiles(config.recordings.asterisk_dir,
                                         config.recordings.local_dir)
             flow = CallFlow(CallFlowSettings(config.service_for_number, config.default_region),

@@ -31,6 +31,7 @@ import structlog
 
 from callrec.ari.client import AriClient, JsonObject
 from callrec.ari.transport import RESPONSE_EVENT
+from callrec.config import AgiConfig
 from callrec.domain.ports import CallerGone, Hangup, IncomingCall, LiveChannel, RecordingTarget
 from callrec.errors import AriHttpError, AriNotFound
 
@@ -80,13 +81,12 @@ class Snapshot:
 
 
 class AriTelephony:
-    def __init__(self, client: AriClient, app: str, queue_context: str,
-                 agi_urls: tuple[str, str], clock: Callable[[], datetime]) -> None:
-        """``agi_urls``: the FastAGI URLs for an agent's answer and for a call's end."""
+    def __init__(self, client: AriClient, app: str, queue_context: str, agi: AgiConfig,
+                 clock: Callable[[], datetime]) -> None:
         self._client = client
         self._app = app
         self._queue_context = queue_context
-        self._agent_url, self._ended_url = agi_urls
+        self._agent_url, self._ended_url = agi.agent_connected_url, agi.call_ended_url
         self._clock = clock
         self._watches: dict[str, _Watch] = {}
         self._playbacks: dict[str, asyncio.Future[bool]] = {}  # every watch's, by playback id

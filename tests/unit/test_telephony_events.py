@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from callrec.ari.telephony import AriTelephony
+from callrec.config import AgiConfig
 from callrec.domain.ports import Hangup
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-URLS = ("agi://127.0.0.1/agent-connected", "agi://127.0.0.1/call-ended")
 
 
 class ListingClient:
@@ -30,7 +30,7 @@ class ListingClient:
 
 def telephony_with(client: object = None) -> AriTelephony:
     return AriTelephony(client=client, app="callrec", queue_context="callrec-queue",  # type: ignore[arg-type]
-                        agi_urls=URLS, clock=lambda: NOW)
+                        agi=AgiConfig(), clock=lambda: NOW)
 
 
 def channel() -> dict[str, Any]:
