@@ -32,7 +32,7 @@ import numpy as np
 import soundfile
 
 from bench.proc import CpuSample, cpu_seconds, status_kib, thread_cpu_seconds
-from callrec.ari.telephony import HANDOVER_SEPARATOR, HANDOVER_VARIABLE
+from callrec.calls.ari.telephony import HANDOVER_SEPARATOR, HANDOVER_VARIABLE
 from callrec.lab.callrec_process import replace_once
 from tests.support.fake_ari import FakeAri
 

@@ -12,17 +12,17 @@ from datetime import UTC, datetime
 import aiohttp
 import structlog
 
-from callrec.agi import AgiServer
-from callrec.ari.client import AriClient
-from callrec.ari.events import EventStream
-from callrec.ari.telephony import AriTelephony
-from callrec.ari.transport import HttpTransport, SocketTransport
+from callrec.calls.agi import AgiServer
+from callrec.calls.ari.client import AriClient
+from callrec.calls.ari.events import EventStream
+from callrec.calls.ari.telephony import AriTelephony
+from callrec.calls.ari.transport import HttpTransport, SocketTransport
+from callrec.calls.database_thread import DatabaseThread, ThreadedHistory, ThreadedObjections
+from callrec.calls.service import SWEEP_SECONDS, CallService
 from callrec.config import Config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
 from callrec.errors import ConfigError
-from callrec.history_async import DatabaseThread, ThreadedHistory, ThreadedObjections
-from callrec.recordings import RecordingFiles
-from callrec.service import SWEEP_SECONDS, CallService
+from callrec.recordings.files import RecordingFiles
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import require_current

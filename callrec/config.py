@@ -17,13 +17,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callrec.config_reader import LANGUAGES, SAFE_NAME, TomlReader, reject_unknown
+from callrec.domain.services import ON_OBJECTION, Retention, ServiceConfig
 from callrec.errors import ConfigError
 
 CONFIG_ENV = "CALLREC_CONFIG"
 _RETENTION = re.compile(r"^\s*(\d+)\s*(day|days|week|weeks|month|months|year|years)\s*$")
 _FOREVER = ("until erased", "forever")
-# What the call flow does with a call from a number that objected (GDPR art. 21).
-ON_OBJECTION = ("record", "do_not_record")
 _DIALPLAN_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./+-]*$")
 _HOST = re.compile(r"^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$")
 # Logins as current_actor() reports them: what useradd allows.
@@ -42,41 +41,6 @@ _SECTION_KEYS = {
     "web": {"host", "port", "session_minutes", "cookie_secure", "lockout_failures",
             "lockout_minutes", "failed_login_delay_ms"},
 }
-
-
-@dataclass(frozen=True)
-class Retention:
-    """How long something is kept: calendar months and/or days; ``None`` means until erased."""
-
-    months: int = 0
-    days: int = 0
-    forever: bool = False
-
-    def __str__(self) -> str:
-        if self.forever:
-            return "until erased"
-        parts = [f"{self.months} months"] if self.months else []
-        parts += [f"{self.days} days"] if self.days else []
-        return " ".join(parts) or "0 days"
-
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    name: str
-    numbers: tuple[str, ...]
-    queue: str
-    language: str
-    notice: str
-    recording_retention: Retention
-    history_retention: Retention
-    # A service may answer one number per language (e.g. a Swedish line of a Finnish desk).
-    number_languages: Mapping[str, str] = field(default_factory=dict)
-    # "record": an objector's calls are still recorded (and kept out of sampling, training
-    # and analytics); "do_not_record": they are not recorded at all.
-    on_objection: str = "record"
-
-    def language_for(self, dialled: str) -> str:
-        return self.number_languages.get(dialled, self.language)
 
 
 @dataclass(frozen=True)

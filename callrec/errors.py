@@ -10,8 +10,13 @@ turn any of them into a one-line message and a non-zero exit without a traceback
     ├── StorageError         the database refused or is unreachable
     ├── RecordingError       a recording file could not be read, probed or removed
     ├── LabError             the Asterisk lab could not be provisioned or started
+    ├── CallerGone           the caller's channel went away in the middle of a step
+    ├── AgiProtocolError     a FastAGI peer sent something that is not AGI
     └── AriError             talking to Asterisk's REST interface failed
         ├── AriConnectionError   no connection, or it broke
+        ├── AriProtocolError     Asterisk's reply was not what ARI promises (e.g. not JSON)
+        ├── ApplicationReplaced  another process took over the ARI application
+        ├── AriCredentialsRejected  401/403: the configured ARI user or password is wrong
         └── AriHttpError         Asterisk answered with an error status (HTTP or socket)
             └── AriNotFound      404: the channel/playback/... does not exist (any more)
 """
@@ -60,12 +65,34 @@ class LabError(CallrecError):
     """The Asterisk lab could not be provisioned, started or reached."""
 
 
+class CallerGone(CallrecError):
+    """The caller's channel disappeared in the middle of a step (they hung up).
+
+    Not a failure: the call flow ends the call as the caller's hangup."""
+
+
+class AgiProtocolError(CallrecError):
+    """A FastAGI connection broke the protocol (cut short, too long, an unexpected reply)."""
+
+
 class AriError(CallrecError):
     """A request to Asterisk's REST interface failed."""
 
 
 class AriConnectionError(AriError):
     """No connection to ARI, or the connection broke."""
+
+
+class AriProtocolError(AriError):
+    """Asterisk answered, but not in ARI's terms (a reply that is not JSON)."""
+
+
+class ApplicationReplaced(AriError):
+    """Another process registered the same ARI application; this one must stand down."""
+
+
+class AriCredentialsRejected(AriError):
+    """ARI answered 401/403: the configured user or password is wrong."""
 
 
 class AriHttpError(AriError):

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 from callrec.commands.options import parse_instant
 from callrec.config import load_config
 from callrec.domain.history import CallRecord
+from callrec.domain.numbers import parse_subject_number
 from callrec.errors import InputError
-from callrec.numbers import parse_subject_number
 from callrec.storage.db import Database
 from callrec.storage.history_dao import MAX_SEARCH_LIMIT, SqlContactHistory
 from callrec.storage.migrate import require_current

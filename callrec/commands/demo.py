@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from callrec.demo import run_demo
+from callrec.lab.demo import run_demo
 
 
 def register(subparsers: Any) -> None:

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from callrec.actor import current_actor
+from callrec.commands.actor import current_actor
 from callrec.commands.options import parse_instant
 from callrec.config import Config, load_config
 from callrec.logs import configure_logging

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from callrec.actor import current_actor
 from callrec.commands import rights_output as output
+from callrec.commands.actor import current_actor
 from callrec.commands.options import parse_instant
 from callrec.config import Config, load_config
+from callrec.domain.numbers import parse_subject_number
 from callrec.errors import InputError
-from callrec.numbers import parse_subject_number
-from callrec.recordings import RecordingFiles
+from callrec.recordings.files import RecordingFiles
 from callrec.rights import erasure
 from callrec.rights.files import LocalRecordingArchive
 from callrec.rights.model import RequestKind

@@ -22,8 +22,8 @@ from callrec.access.roles import (
     parse_queues,
     parse_role,
 )
-from callrec.actor import current_actor
 from callrec.commands.access_common import format_rows, opened
+from callrec.commands.actor import current_actor
 from callrec.commands.calls import terminal_safe
 from callrec.errors import InputError
 from callrec.storage.audit_dao import SqlAuditLog

@@ -17,11 +17,10 @@ from datetime import datetime
 
 import structlog
 
-from callrec.config import ServiceConfig
 from callrec.domain.history import CallEnd, CallRecord, NewCall, Outcome
+from callrec.domain.numbers import normalise_caller
 from callrec.domain.ports import (
     AsyncContactHistory,
-    CallerGone,
     Hangup,
     IncomingCall,
     LiveChannel,
@@ -29,7 +28,8 @@ from callrec.domain.ports import (
     RecordingStore,
     Telephony,
 )
-from callrec.numbers import normalise_caller
+from callrec.domain.services import ServiceConfig
+from callrec.errors import CallerGone
 
 Clock = Callable[[], datetime]
 Router = Callable[[str], tuple[ServiceConfig, bool]]

@@ -1,5 +1,5 @@
-"""The small interfaces the call flow depends on. Adapters live at the edges:
-ARI in :mod:`callrec.ari`, SQL in :mod:`callrec.storage`, files in :mod:`callrec.recordings`.
+"""The small interfaces the call flow depends on. Adapters live at the edges: ARI in
+:mod:`callrec.calls.ari`, SQL in :mod:`callrec.storage`, files in :mod:`callrec.recordings`.
 """
 
 from __future__ import annotations
@@ -9,10 +9,6 @@ from datetime import datetime
 from typing import Protocol
 
 from callrec.domain.history import CallEnd, CallRecord, NewCall, RecordingFacts
-
-
-class CallerGone(Exception):
-    """The caller's channel disappeared in the middle of a step (they hung up)."""
 
 
 @dataclass(frozen=True)

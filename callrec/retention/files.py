@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callrec.errors import RecordingError
-from callrec.recordings import RecordingFiles
+from callrec.recordings.files import RecordingFiles
 from callrec.retention.ports import StoredFile
 from callrec.retention.rules import RECORDING_NAME
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from callrec.config import Retention
+from callrec.domain.services import Retention
 from callrec.errors import CallrecError, RecordingError
 from callrec.retention.orphans import scan_files
 from callrec.retention.ports import CallCandidate, Progress, PurgeStore, RecordingStore

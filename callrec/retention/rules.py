@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from callrec.config import Retention
+from callrec.domain.services import Retention
 
 # Month-end clamping moves an expiry at most 3 days earlier (31st -> 28th), a DST change
 # at most an hour: 4 days more than the naive inverse is a safe bound for the SQL filter.

@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 
 from callrec.errors import RecordingError
-from callrec.recordings import RecordingFiles
+from callrec.recordings.files import RecordingFiles
 
 # Test hook for the erasure protocol: SIGKILL this process right after deleting this many
 # files (0: after planning, before the first). Lets a test kill an erasure midway for

@@ -100,7 +100,7 @@ def commit_group(database: Database) -> Iterator[None]:
     Group commit: on SQLite each commit is an fsync of the WAL, the largest CPU cost of
     a history write. A write is still only reported done once its group has committed,
     so nothing reported done is less durable; an error anywhere rolls back the lot and
-    the caller decides what to retry alone (:class:`callrec.history_async.DatabaseThread`).
+    the caller decides what to retry alone (:class:`callrec.calls.database_thread.DatabaseThread`).
     """
     with database.pinned_group() as connection:
         driver = _driver_of(database, connection)

@@ -14,7 +14,7 @@ from aiohttp import web
 from callrec.access.credentials import Passwords, csrf_token
 from callrec.access.grants import Grants
 from callrec.access.roles import Principal
-from callrec.recordings import RecordingFiles
+from callrec.recordings.files import RecordingFiles
 from callrec.storage.access_log_dao import SqlAccessLog
 from callrec.storage.credentials_dao import SqlCredentials
 from callrec.storage.scoped_calls_dao import ScopedCalls

@@ -20,8 +20,8 @@ from callrec.access.roles import (
     check_queue,
     parse_purpose,
 )
+from callrec.domain.numbers import parse_subject_number
 from callrec.errors import InputError
-from callrec.numbers import parse_subject_number
 
 CALL_ID = re.compile(r"^[0-9a-f]{32}$")
 SEARCH_KEYS = ("number", "service", "queue", "agent", "from", "to", "limit")

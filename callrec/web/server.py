@@ -15,7 +15,7 @@ from callrec.access.credentials import Passwords
 from callrec.access.grants import Grants
 from callrec.access.roles import ObjectionCheck
 from callrec.config import Config
-from callrec.recordings import RecordingFiles
+from callrec.recordings.files import RecordingFiles
 from callrec.storage.access_log_dao import SqlAccessLog
 from callrec.storage.credentials_dao import SqlCredentials
 from callrec.storage.db import Database

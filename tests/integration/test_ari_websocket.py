@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from callrec.ari.telephony import EVENTS_USED
+from callrec.calls.ari.telephony import EVENTS_USED
 from callrec.errors import AriNotFound
 from callrec.lab.asterisk import AsteriskLab
 from tests.support.ari_socket import socket_client

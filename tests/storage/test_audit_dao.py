@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from callrec.actor import current_actor
+from callrec.commands.actor import current_actor
 from callrec.storage.audit_dao import SqlAuditLog
 from callrec.storage.db import Database
 from tests.conftest import BASE_TIME

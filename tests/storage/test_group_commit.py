@@ -10,9 +10,9 @@ from datetime import timedelta
 
 import pytest
 
+from callrec.calls.database_thread import DatabaseThread, ThreadedHistory
 from callrec.domain.history import CallEnd, Outcome
 from callrec.errors import StorageError
-from callrec.history_async import DatabaseThread, ThreadedHistory
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.prepared import commit_group

@@ -14,10 +14,10 @@ from typing import Any
 
 import aiohttp
 
-from callrec.ari.client import AriClient
-from callrec.ari.events import EventStream
-from callrec.ari.telephony import EVENTS_USED
-from callrec.ari.transport import HttpTransport, SocketTransport
+from callrec.calls.ari.client import AriClient
+from callrec.calls.ari.events import EventStream
+from callrec.calls.ari.telephony import EVENTS_USED
+from callrec.calls.ari.transport import HttpTransport, SocketTransport
 
 
 @dataclass

@@ -14,10 +14,10 @@ import pytest
 import soundfile
 from sqlalchemy import select
 
-from callrec.actor import current_actor
 from callrec.cli import main
+from callrec.commands.actor import current_actor
 from callrec.domain.history import CallEnd, NewCall, Outcome
-from callrec.recordings import RecordingFiles
+from callrec.recordings.files import RecordingFiles
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.tables import Base

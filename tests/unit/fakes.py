@@ -7,7 +7,8 @@ import dataclasses
 from datetime import datetime
 
 from callrec.domain.history import CallEnd, CallRecord, NewCall, RecordingFacts
-from callrec.domain.ports import CallerGone, Hangup, RecordingTarget
+from callrec.domain.ports import Hangup, RecordingTarget
+from callrec.errors import CallerGone
 
 
 class MemoryHistory:

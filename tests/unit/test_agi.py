@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from callrec.agi import AgiProtocolError, AgiServer, parse_get_variable, split_member
+from callrec.calls.agi import AgiServer, parse_get_variable, split_member
+from callrec.errors import AgiProtocolError
 
 
 @pytest.mark.parametrize(("reply", "value"), [

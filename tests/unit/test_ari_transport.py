@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from callrec.ari.client import AriClient
+from callrec.calls.ari.client import AriClient
 from callrec.errors import AriConnectionError, AriHttpError, AriNotFound
 from tests.support.ari_socket import SocketClient, socket_client
 from tests.support.fake_ari import FakeAri

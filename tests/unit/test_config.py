@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from callrec.cli import main
-from callrec.config import Retention, load_config, parse_retention
+from callrec.config import load_config, parse_retention
+from callrec.domain.services import Retention
 from callrec.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrec.example.toml"

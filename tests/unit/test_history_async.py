@@ -7,7 +7,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 
-from callrec.history_async import DatabaseThread
+from callrec.calls.database_thread import DatabaseThread
 
 
 async def test_all_work_runs_on_one_thread_in_order() -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from callrec.domain.numbers import CallerNumber, normalise_caller, parse_subject_number
 from callrec.errors import InputError
-from callrec.numbers import CallerNumber, normalise_caller, parse_subject_number
 
 HOSTILE = [
     '"0401234567"',

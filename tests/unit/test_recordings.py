@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from callrec import recordings
 from callrec.errors import RecordingError
-from callrec.recordings import RecordingFiles
+from callrec.recordings import files as recordings
+from callrec.recordings.files import RecordingFiles
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from callrec.commands.purge import TerminalProgress, parse_now, progress_for
-from callrec.config import Retention, load_config
+from callrec.config import load_config
+from callrec.domain.services import Retention
 from callrec.errors import ConfigError, InputError
 from callrec.retention.ports import NoProgress
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callrec.config import Retention
+from callrec.domain.services import Retention
 from callrec.retention.rules import (
     FileKind,
     HoldReason,

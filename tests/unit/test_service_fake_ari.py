@@ -18,9 +18,9 @@ import pytest
 import soundfile
 
 from callrec.app import serve
-from callrec.ari.events import ApplicationReplaced, AriCredentialsRejected
 from callrec.config import Config, parse_config
 from callrec.domain.history import CallRecord, Outcome
+from callrec.errors import ApplicationReplaced, AriCredentialsRejected
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import upgrade

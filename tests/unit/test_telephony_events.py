@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from callrec.ari.telephony import AriTelephony
+from callrec.calls.ari.telephony import AriTelephony
 from callrec.config import AgiConfig
 from callrec.domain.ports import Hangup
 

@@ -29,11 +29,11 @@ from typing import Any
 
 import structlog
 
-from callrec.ari.client import AriClient, JsonObject
-from callrec.ari.transport import RESPONSE_EVENT
+from callrec.calls.ari.client import AriClient, JsonObject
+from callrec.calls.ari.transport import RESPONSE_EVENT
 from callrec.config import AgiConfig
-from callrec.domain.ports import CallerGone, Hangup, IncomingCall, LiveChannel, RecordingTarget
-from callrec.errors import AriHttpError, AriNotFound
+from callrec.domain.ports import Hangup, IncomingCall, LiveChannel, RecordingTarget
+from callrec.errors import AriHttpError, AriNotFound, CallerGone
 
 # StasisStart of a channel callrec itself put into the app (e.g. a snoop or a test
 # originate) carries this first argument; such channels are not callers.
@@ -90,7 +90,7 @@ class AriTelephony:
         self._clock = clock
         self._watches: dict[str, _Watch] = {}
         self._playbacks: dict[str, asyncio.Future[bool]] = {}  # every watch's, by playback id
-        self._log = structlog.get_logger("callrec.ari.telephony")
+        self._log = structlog.get_logger("callrec.calls.ari.telephony")
 
     # --- events -------------------------------------------------------------------------
 

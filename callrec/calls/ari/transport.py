@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import aiohttp
 import structlog
 
-from callrec.errors import AriConnectionError, AriError, AriHttpError, AriNotFound
+from callrec.errors import AriConnectionError, AriError, AriHttpError, AriNotFound, AriProtocolError
 
 JsonObject = dict[str, Any]
 Params = Mapping[str, str | int]
@@ -66,8 +66,7 @@ class HttpTransport:
                     raise _status_error(method, path, response.status, await response.text())
                 if not reply or response.content_type != "application/json":
                     return None
-                data = await response.read()
-                return json.loads(data) if data else None
+                return _decoded(method, path, await response.read())
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AriConnectionError(f"ARI {method} {path}: {exc or type(exc).__name__}") from exc
 
@@ -85,7 +84,7 @@ class SocketTransport:
         self._socket: aiohttp.ClientWebSocketResponse | None = None
         self._pending: dict[str, asyncio.Future[JsonObject]] = {}
         self._request_ids = itertools.count(1)
-        self._log = structlog.get_logger("callrec.ari.transport")
+        self._log = structlog.get_logger("callrec.calls.ari.transport")
 
     @property
     def events_url(self) -> str:
@@ -184,7 +183,17 @@ def _response_body(method: str, path: str, response: JsonObject, reply: bool) ->
                             body if isinstance(body, str) else str(response.get("reason_phrase")))
     if not reply or not isinstance(body, str) or not body:
         return None
-    return json.loads(body)
+    return _decoded(method, path, body)
+
+
+def _decoded(method: str, path: str, body: str | bytes) -> Any:
+    """A reply's JSON; a reply that is not JSON is Asterisk's error, raised in our tree."""
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError as exc:  # JSONDecodeError, and UnicodeDecodeError of bad bytes
+        raise AriProtocolError(f"ARI {method} {path}: the reply is not JSON ({exc})") from exc
 
 
 def _status_error(method: str, path: str, status: int, body: str) -> AriHttpError:

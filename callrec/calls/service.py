@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from callrec.ari.telephony import AriTelephony
+from callrec.calls.ari.telephony import AriTelephony
 from callrec.domain.callflow import CallFlow
 from callrec.domain.ports import AsyncContactHistory
 from callrec.errors import AriError
@@ -34,7 +34,7 @@ class CallService:
         self._telephony = telephony
         self._history = history
         self._calls: dict[str, asyncio.Task[None]] = {}
-        self._log = structlog.get_logger("callrec.service")
+        self._log = structlog.get_logger("callrec.calls.service")
 
     @property
     def active_calls(self) -> int:

@@ -4,7 +4,7 @@ Only what callrec needs, each call a method with the path spelled out once. Ever
 surfaces as an :class:`~callrec.errors.AriError`; a 404 (the channel is gone, usually because
 the caller hung up) as :class:`~callrec.errors.AriNotFound` so callers can tell it apart.
 
-The transport is passed in (callrec.ari.transport): HTTP, or the events websocket when
+The transport is passed in (callrec.calls.ari.transport): HTTP, or the events websocket when
 Asterisk answers there. Tests point either at a fake ARI server on loopback.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from callrec.ari.transport import JsonObject, Params, Transport
+from callrec.calls.ari.transport import JsonObject, Params, Transport
 from callrec.errors import AriNotFound
 
 __all__ = ["AriClient", "JsonObject"]

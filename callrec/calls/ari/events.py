@@ -24,19 +24,11 @@ from typing import Any
 import aiohttp
 import structlog
 
-from callrec.ari.transport import RESPONSE_EVENT, SocketTransport
-from callrec.errors import AriError
+from callrec.calls.ari.transport import RESPONSE_EVENT, SocketTransport
+from callrec.errors import ApplicationReplaced, AriCredentialsRejected, AriError
 
 EventHandler = Callable[[dict[str, Any]], None]
 ConnectHook = Callable[[], Awaitable[None]]
-
-
-class ApplicationReplaced(AriError):
-    """Another process registered the same ARI application; this one must stand down."""
-
-
-class AriCredentialsRejected(AriError):
-    """ARI answered 401/403: the configured user or password is wrong."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +53,7 @@ class EventStream:
         self._on_connected = on_connected
         self._backoff = backoff or Backoff()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
-        self._log = structlog.get_logger("callrec.ari.events")
+        self._log = structlog.get_logger("callrec.calls.ari.events")
         self.connections = 0
 
     async def run(self) -> None:

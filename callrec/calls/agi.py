@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from callrec.config import AGENT_CONNECTED_SCRIPT, CALL_ENDED_SCRIPT
+from callrec.errors import AgiProtocolError
 
 AgentReport = Callable[[str, str, str], Coroutine[Any, Any, None]]  # channel id, agent, interface
 EndReport = Callable[[str], None]  # channel id; must not block
@@ -36,10 +37,6 @@ _MAX_ENV_LINES = 200
 _READ_TIMEOUT = 5.0
 
 
-class AgiProtocolError(Exception):
-    pass
-
-
 class AgiServer:
     def __init__(self, host: str, port: int, on_agent_connected: AgentReport,
                  on_call_ended: EndReport) -> None:
@@ -49,7 +46,7 @@ class AgiServer:
         self._report_end = on_call_ended
         self._server: asyncio.Server | None = None
         self._reports: set[asyncio.Task[None]] = set()
-        self._log = structlog.get_logger("callrec.agi")
+        self._log = structlog.get_logger("callrec.calls.agi")
 
     @property
     def port(self) -> int:
