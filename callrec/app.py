@@ -65,13 +65,15 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
             service = CallService(flow, telephony, history, sweep_seconds)
             agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected,
                             service.call_ended)
-            events = EventStream(http, transport, config.ari.app, service.on_event,
+            events = EventStream(http, transport, config.ari.app,
+                                 lambda event: service.happened(telephony.event_of(event)),
                                  service.on_connected)
             await agi.start()
             log.info("callrec_started", app=config.ari.app, ari=config.ari.url,
                      services=sorted(config.services))
             try:
-                return await _run_until_stopped(events, service, stop)
+                async with service.running():
+                    return await _run_until_stopped(events, service, stop)
             finally:
                 await agi.close()
     finally:

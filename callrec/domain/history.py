@@ -15,6 +15,9 @@ class Outcome(StrEnum):
     ANSWERED = "answered"          # an agent took the call
     ABANDONED = "abandoned"        # the caller heard the notice, then hung up in the queue
     NOTICE_HANGUP = "notice_hangup"  # the caller hung up before the notice ended
+    # callrec failed before the hand-over and passed the caller to the dialplan's fail-open
+    # path (notice, recording, queue without callrec); the row's end is when it did.
+    FAILED_OVER = "failed_over"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ class IncomingCall:
     caller_name: str | None
     dialled: str
     linkedid: str | None = None   # when Asterisk passed it along; else the flow asks for it
+    context: str = ""             # the dialplan context the call came from (its fail-open)
 
 
 @dataclass(frozen=True)
@@ -38,30 +39,83 @@ class LiveChannel:
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """What Asterisk has right now, read after every (re)connection."""
+
+    asterisk_id: str
+    live: dict[str, LiveChannel]
+
+
+@dataclass(frozen=True)
 class RecordingTarget:
     relative_path: str        # stored in the history row
     asterisk_path: str        # handed to MixMonitor
 
 
+# --- what the telephony reports (ARI events, FastAGI reports), in the domain's words ----
+
+@dataclass(frozen=True)
+class CallArrived:
+    call: IncomingCall
+
+
+@dataclass(frozen=True)
+class LeftStasis:
+    channel_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class HangupRequested:
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class ChannelGone:
+    channel_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PlaybackFinished:
+    channel_id: str | None    # None when Asterisk did not say whose it was
+    playback_id: str
+
+
+TelephonyEvent = CallArrived | LeftStasis | HangupRequested | ChannelGone | PlaybackFinished
+
+
 class Telephony(Protocol):
-    async def linkedid(self, channel_id: str) -> str:
-        """The call's linkedid (raises CallerGone)."""
+    """Requests to the telephony. Steps that find the caller gone raise CallerGone; any
+    other failure raises an error of :mod:`callrec.errors`, and the flow fails over."""
 
-    async def answer(self, channel_id: str) -> None:
-        """Answer the channel (raises CallerGone)."""
+    async def snapshot(self) -> Snapshot:
+        """After every (re)connection: the channels Asterisk has (and re-arm the link)."""
 
-    async def play_notice(self, channel_id: str, sound: str, language: str) -> bool:
-        """Play to the end: True; the caller left first: False."""
+    async def linkedid(self, channel_id: str) -> str: ...
 
-    async def send_to_queue(self, channel_id: str, queue: str,
-                            recording: RecordingTarget | None, language: str) -> None:
-        """Start recording both directions (unless ``recording`` is None) and hand the
-        caller to the queue (raises CallerGone). The channel stays watched afterwards."""
+    async def answer(self, channel_id: str) -> None: ...
 
-    async def wait_for_hangup(self, channel_id: str) -> Hangup: ...
+    async def play(self, channel_id: str, sound: str, language: str, playback_id: str) -> None:
+        """Start a playback; its end arrives as :class:`PlaybackFinished`."""
 
-    async def adopt(self, channel_id: str) -> None:
-        """Watch a channel whose start we did not see (after a restart)."""
+    async def playback_exists(self, playback_id: str) -> bool: ...
+
+    async def set_handover(self, channel_id: str, queue: str,
+                           recording: RecordingTarget | None, language: str) -> None:
+        """Leave on the channel what the queue step needs (``recording`` None: do not
+        record). From then on the dialplan reports the caller's hangup."""
+
+    async def continue_to_queue(self, channel_id: str) -> None:
+        """Send the caller on to the queue (recording starts there)."""
+
+    async def fail_open(self, channel_id: str, call: IncomingCall) -> None:
+        """Send the caller to the dialplan's own path for callrec being down."""
+
+    async def channel_exists(self, channel_id: str) -> bool: ...
+
+    async def channel_ids(self) -> set[str]:
+        """Every channel Asterisk has now."""
 
     async def current_agent(self, channel_id: str) -> tuple[str, str] | None:
         """(agent name, interface) of the member talking to this caller, if any."""

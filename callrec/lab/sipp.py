@@ -251,14 +251,17 @@ class SippAgent:
             log = self.message_log.read_text("utf-8", errors="replace")
         except OSError:
             return 0
-        answered = 0
+        # By Call-ID: SIPp resends its 200 OK until the ACK arrives, and a loaded machine
+        # makes it wait long enough for that (seen in the lab).
+        answered: set[str] = set()
         for block in log.split("message sent")[1:]:
             lines = block.splitlines()
             first = next((line for line in lines[1:] if line.strip()), "")
-            if first.startswith("SIP/2.0 200") and re.search(r"^CSeq:\s*\d+\s+INVITE",
-                                                           block, re.MULTILINE):
-                answered += 1
-        return answered
+            call_id = re.search(r"^Call-ID:\s*(\S+)", block, re.MULTILINE | re.IGNORECASE)
+            if first.startswith("SIP/2.0 200") and call_id and re.search(
+                    r"^CSeq:\s*\d+\s+INVITE", block, re.MULTILINE):
+                answered.add(call_id.group(1))
+        return len(answered)
 
     def __enter__(self) -> SippAgent:
         self.start()

@@ -38,7 +38,7 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-OUTCOMES = ("answered", "abandoned", "notice_hangup")
+OUTCOMES = ("answered", "abandoned", "notice_hangup", "failed_over")
 RECORDING_LIVE = "recording_path IS NOT NULL AND recording_deleted_at IS NULL"
 PURGE_PENDING = "recording_purge_started_at IS NOT NULL"
 PURGE_STATUSES = ("running", "completed", "failed", "interrupted", "skipped")

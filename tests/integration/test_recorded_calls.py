@@ -75,6 +75,14 @@ class Callrec:
         raise AssertionError(f"timed out waiting for {what}; rows: {self.rows()}\n"
                              f"callrec log:\n{self.process.log_tail()}")
 
+    def wait_for_log(self, event: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while f'"msg": "{event}"' not in self.process.log_path.read_text("utf-8", "replace"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"callrec never logged {event}:\n"
+                                     f"{self.process.log_tail()}")
+            time.sleep(0.1)
+
     def one_finished_row(self) -> CallRecord:
         rows = self.wait_for(lambda rows: len(rows) == 1 and rows[0].ended_at is not None,
                              "one finished contact-history row")

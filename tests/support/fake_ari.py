@@ -34,7 +34,7 @@ class FakeChannel:
     answered: bool = False
     variables: dict[str, str] = field(default_factory=dict)
     subscribed: bool = False
-    continued_to: tuple[str, str, int] | None = None
+    continued_to: tuple[str, str, int | str] | None = None   # priority, or label
 
     def json(self) -> dict[str, Any]:
         return {
@@ -59,6 +59,7 @@ class FakeAri:
         self.notice_seconds = notice_seconds
         self.channels: dict[str, FakeChannel] = {}
         self.playbacks: dict[str, str] = {}          # playback id -> channel id
+        self._playback_channels: dict[str, str] = {}  # the same, until its event is out
         self.requests: list[tuple[str, str]] = []  # every request, whichever way it came
         self.http_requests: list[tuple[str, str]] = []  # over HTTP: method, path and query
         self.queries: list[tuple[str, str, frozenset[str]]] = []  # method, path, query keys
@@ -88,6 +89,14 @@ class FakeAri:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        # Fault injection: (method, path suffix) -> statuses to answer with, in turn.
+        self.faults: dict[tuple[str, str], list[int]] = {}
+        self.non_json: set[tuple[str, str]] = set()  # answered 200 with a body not JSON
+
+    def fail(self, method: str, suffix: str, status: int = 500, times: int = 1) -> None:
+        """Answer the next ``times`` requests whose path ends with ``suffix`` with
+        ``status``, as an Asterisk in trouble does."""
+        self.faults.setdefault((method, suffix), []).extend([status] * times)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -183,6 +192,13 @@ class FakeAri:
         expected = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         if request.headers.get("Authorization") != f"Basic {expected}":
             raise web.HTTPUnauthorized()
+        for (method, suffix), statuses in self.faults.items():
+            if request.method == method and request.path.endswith(suffix) and statuses:
+                return web.Response(status=statuses.pop(0), text='{"message": "injected"}',
+                                    content_type="application/json")
+        if (request.method, request.path) in self.non_json:
+            return web.Response(status=200, text="<html>proxy error</html>",
+                                content_type="application/json")
         response: web.StreamResponse = await handler(request)
         return response
 
@@ -259,7 +275,7 @@ class FakeAri:
     async def _play(self, request: web.Request) -> web.Response:
         channel = self._in_stasis(request)
         pid = request.match_info["pid"]
-        self.playbacks[pid] = channel.id
+        self.playbacks[pid] = self._playback_channels[pid] = channel.id
         task = asyncio.create_task(self._finish_playback(pid))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -270,8 +286,9 @@ class FakeAri:
     async def _finish_playback(self, pid: str) -> None:
         await asyncio.sleep(self.notice_seconds)
         if self.playbacks.pop(pid, None) is not None:
-            await self.send({"type": "PlaybackFinished", "playback": {"id": pid,
-                                                                      "state": "done"}})
+            channel_id = self._playback_channels.pop(pid, "")
+            await self.send({"type": "PlaybackFinished", "playback": {
+                "id": pid, "state": "done", "target_uri": f"channel:{channel_id}"}})
 
     async def _variable(self, request: web.Request) -> web.Response:
         channel = self._find(request)
@@ -288,8 +305,8 @@ class FakeAri:
     async def _continue(self, request: web.Request) -> web.Response:
         channel = self._in_stasis(request)
         channel.in_stasis = False
-        channel.continued_to = (request.query["context"], request.query["extension"],
-                                int(request.query["priority"]))
+        where = request.query.get("label") or int(request.query["priority"])
+        channel.continued_to = (request.query["context"], request.query["extension"], where)
         await self.send({"type": "StasisEnd", "channel": channel.json()})
         return web.Response(status=204)
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import datetime
 
+from callrec.domain.callflow import CallFlow
 from callrec.domain.history import CallEnd, CallRecord, NewCall, RecordingFacts
-from callrec.domain.ports import Hangup, RecordingTarget
-from callrec.errors import CallerGone
+from callrec.domain.ports import (
+    ChannelGone,
+    HangupRequested,
+    IncomingCall,
+    PlaybackFinished,
+    RecordingTarget,
+    Snapshot,
+    TelephonyEvent,
+)
+from callrec.errors import AriConnectionError, AriHttpError, CallerGone
 
 
 class MemoryHistory:
@@ -58,44 +66,78 @@ class MemoryHistory:
 
 
 class ScriptedTelephony:
-    """Plays a scripted call: whether the notice completes, when the hangup comes."""
+    """Plays a scripted call: whether the notice completes, when the hangup comes.
+
+    What Asterisk would report (a playback's end, a hangup) goes to the call flow it is
+    wired to (``flow``), as the ARI adapter's events do. ``fail`` makes a step raise an
+    error of callrec's tree, as an Asterisk answering 500 does."""
 
     def __init__(self, *, notice_completes: bool = True, gone_on_answer: bool = False,
-                 agent: tuple[str, str] | None = None) -> None:
+                 agent: tuple[str, str] | None = None, fail: str | None = None,
+                 fail_open_fails: bool = False) -> None:
         self.notice_completes = notice_completes
         self.gone_on_answer = gone_on_answer
         self.agent = agent
+        self.fail = fail
+        self.fail_open_fails = fail_open_fails
         self.steps: list[tuple[str, ...]] = []
-        self.hangups: dict[str, asyncio.Future[Hangup]] = {}
+        self.flow: CallFlow | None = None
+        self.present: set[str] = set()
 
-    def hangup_future(self, channel_id: str) -> asyncio.Future[Hangup]:
-        return self.hangups.setdefault(channel_id, asyncio.get_running_loop().create_future())
+    def _report(self, event: TelephonyEvent) -> None:
+        assert self.flow is not None, "wire the telephony to a flow first"
+        self.flow.apply(event)
 
-    def hang_up(self, channel_id: str, at: datetime, estimated: bool = False) -> None:
-        self.hangup_future(channel_id).set_result(Hangup(at, estimated))
+    def hang_up(self, channel_id: str, at: datetime) -> None:
+        self._report(ChannelGone(channel_id, at))
+
+    def _step(self, *step: str) -> None:
+        self.steps.append(step)
+        if self.fail == step[0]:
+            raise AriHttpError("POST", f"channels/{step[1]}/{step[0]}", 500, "Internal Error")
+
+    async def snapshot(self) -> Snapshot:
+        return Snapshot("node-a", {})
 
     async def linkedid(self, channel_id: str) -> str:
         return f"linked-{channel_id}"
 
     async def answer(self, channel_id: str) -> None:
-        self.steps.append(("answer", channel_id))
+        self._step("answer", channel_id)
         if self.gone_on_answer:
             raise CallerGone(channel_id)
 
-    async def play_notice(self, channel_id: str, sound: str, language: str) -> bool:
-        self.steps.append(("play", channel_id, sound, language))
-        return self.notice_completes
+    async def play(self, channel_id: str, sound: str, language: str, playback_id: str) -> None:
+        self._step("play", channel_id, sound, language)
+        if self.notice_completes:
+            self._report(PlaybackFinished(channel_id, playback_id))
+        else:  # the caller hangs up while it plays
+            self._report(HangupRequested(channel_id))
 
-    async def send_to_queue(self, channel_id: str, queue: str,
-                            recording: RecordingTarget | None, language: str) -> None:
-        self.steps.append(("queue", channel_id, queue,
-                           recording.asterisk_path if recording else "", language))
+    async def playback_exists(self, playback_id: str) -> bool:
+        return False
 
-    async def wait_for_hangup(self, channel_id: str) -> Hangup:
-        return await self.hangup_future(channel_id)
+    async def set_handover(self, channel_id: str, queue: str,
+                           recording: RecordingTarget | None, language: str) -> None:
+        self._step("queue", channel_id, queue, recording.asterisk_path if recording else "",
+                   language)
 
-    async def adopt(self, channel_id: str) -> None:
+    async def continue_to_queue(self, channel_id: str) -> None:
+        # Not a step of its own in ``steps``: "queue" stands for the whole hand-over.
+        if self.fail == "continue":
+            raise AriHttpError("POST", f"channels/{channel_id}/continue", 500, "Internal Error")
+
+    async def fail_open(self, channel_id: str, call: IncomingCall) -> None:
+        self.steps.append(("fail_open", channel_id, call.dialled))
+        if self.fail_open_fails:
+            raise AriConnectionError("ARI POST continue: connection refused")
+
+    async def channel_exists(self, channel_id: str) -> bool:
         self.steps.append(("adopt", channel_id))
+        return True
+
+    async def channel_ids(self) -> set[str]:
+        return self.present
 
     async def current_agent(self, channel_id: str) -> tuple[str, str] | None:
         return self.agent

@@ -44,9 +44,32 @@ def make_flow(config: Config, telephony: ScriptedTelephony, history: MemoryHisto
               recordings: MemoryRecordings, clock: Clock,
               objections: MemoryObjections | None = None) -> CallFlow:
     ids = (f"{n:032x}" for n in itertools.count(1))
-    return CallFlow(CallFlowSettings(config.service_for_number, config.default_region),
+    flow = CallFlow(CallFlowSettings(config.service_for_number, config.default_region),
                     telephony, history, recordings, objections or MemoryObjections(), clock,
                     new_id=lambda: next(ids))
+    telephony.flow = flow
+    return flow
+
+
+async def handle_new(flow: CallFlow, call: IncomingCall) -> None:
+    """What the call service does when a caller arrives."""
+    running = flow.arrived(call)
+    assert running is not None
+    await flow.run(running)
+
+
+async def resume(flow: CallFlow, row: CallRecord, live: LiveChannel | None) -> None:
+    """What the call service does with an unfinished row after a restart."""
+    await flow.resume(flow.take_over(row, live), gone=live is None)
+
+
+async def open_row_only(flow: CallFlow, call: IncomingCall) -> None:
+    """The row of a call whose callrec died right after writing it."""
+    service, known = flow._settings.route(call.dialled)
+    running = flow.arrived(call)
+    assert running is not None
+    await flow._open_row(running, call, service, known)
+    flow.calls.remove(running)
 
 
 def incoming(number: str | None = "0401234567", dialled: str = "0295504000",
@@ -62,7 +85,7 @@ async def run_call(config: Config, telephony: ScriptedTelephony, call: IncomingC
     history, clock = MemoryHistory(), Clock()
     recordings = recordings or MemoryRecordings()
     flow = make_flow(config, telephony, history, recordings, clock, objections)
-    task = asyncio.create_task(flow.handle_new(call))
+    task = asyncio.create_task(handle_new(flow, call))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     if agent:
@@ -166,7 +189,7 @@ async def test_resume_after_restart_finalises_a_call_that_ended_meanwhile(
     history, clock, recordings = MemoryHistory(), Clock(), MemoryRecordings()
     telephony = ScriptedTelephony()
     flow = make_flow(config, telephony, history, recordings, clock)
-    task = asyncio.create_task(flow.handle_new(incoming()))
+    task = asyncio.create_task(handle_new(flow, incoming()))
     await asyncio.sleep(0.01)
     task.cancel()  # callrec "dies" with the caller in the queue
     (row,) = history.rows.values()
@@ -176,7 +199,7 @@ async def test_resume_after_restart_finalises_a_call_that_ended_meanwhile(
     recordings.mtimes[relative] = T0 + timedelta(seconds=95)
     recordings.written[relative] = RecordingFacts(relative, 1, 1.0, "c" * 64)
 
-    await make_flow(config, telephony, history, recordings, clock).resume(row, live=None)
+    await resume(make_flow(config, telephony, history, recordings, clock), row, live=None)
     row = history.rows[row.id]
     assert row.ended_at == T0 + timedelta(seconds=95) and row.end_estimated
     assert row.outcome is Outcome.ABANDONED and row.recording_sha256 == "c" * 64
@@ -187,10 +210,9 @@ async def test_resume_of_a_gone_caller_with_no_recording_is_a_notice_hangup(
         config: Config) -> None:
     history, clock, recordings = MemoryHistory(), Clock(), MemoryRecordings()
     flow = make_flow(config, ScriptedTelephony(), history, recordings, clock)
-    service = config.service_for_number("0295504000")
-    await flow._open_row(incoming(), *service)  # callrec died during the notice
+    await open_row_only(flow, incoming())  # callrec died during the notice
     (row,) = history.rows.values()
-    await make_flow(config, ScriptedTelephony(), history, recordings, clock).resume(row, None)
+    await resume(make_flow(config, ScriptedTelephony(), history, recordings, clock), row, None)
     row = history.rows[row.id]
     assert row.outcome is Outcome.NOTICE_HANGUP and row.end_estimated
     assert row.recording_path is None and not row.notice_completed
@@ -199,16 +221,16 @@ async def test_resume_of_a_gone_caller_with_no_recording_is_a_notice_hangup(
 async def test_resume_in_queue_adopts_the_channel_and_learns_the_agent(config: Config) -> None:
     history, clock, recordings = MemoryHistory(), Clock(), MemoryRecordings()
     first = ScriptedTelephony()
-    task = asyncio.create_task(make_flow(config, first, history, recordings, clock)
-                               .handle_new(incoming()))
+    task = asyncio.create_task(handle_new(make_flow(config, first, history, recordings, clock),
+                                          incoming()))
     await asyncio.sleep(0.01)
     task.cancel()
     (row,) = history.rows.values()
 
     second = ScriptedTelephony(agent=("agent2", "PJSIP/agent2"))
     live = LiveChannel(incoming(), in_our_stasis=False)
-    resumed = asyncio.create_task(make_flow(config, second, history, recordings, clock)
-                                  .resume(row, live))
+    resumed = asyncio.create_task(resume(make_flow(config, second, history, recordings, clock),
+                                         row, live))
     await asyncio.sleep(0.01)
     second.hang_up(row.channel_id, T0 + timedelta(seconds=60))
     await asyncio.wait_for(resumed, 1)
@@ -223,13 +245,12 @@ async def test_resume_in_notice_phase_plays_the_notice_again(config: Config) -> 
     history, clock, recordings = MemoryHistory(), Clock(), MemoryRecordings()
     first = ScriptedTelephony()
     flow = make_flow(config, first, history, recordings, clock)
-    service = config.service_for_number("0295504000")
-    await flow._open_row(incoming(), *service)  # the row exists; the notice never finished
+    await open_row_only(flow, incoming())  # the row exists; the notice never finished
     (row,) = history.rows.values()
 
     second = ScriptedTelephony()
-    resumed = asyncio.create_task(make_flow(config, second, history, recordings, clock)
-                                  .resume(row, LiveChannel(incoming(), in_our_stasis=True)))
+    resumed = asyncio.create_task(resume(make_flow(config, second, history, recordings, clock),
+                                         row, LiveChannel(incoming(), in_our_stasis=True)))
     await asyncio.sleep(0.01)
     second.hang_up(row.channel_id, T0 + timedelta(seconds=30))
     await asyncio.wait_for(resumed, 1)
@@ -297,7 +318,7 @@ async def test_agent_report_for_a_running_call_needs_no_lookup(config: Config) -
 
     history, telephony = CountingHistory(), ScriptedTelephony()
     flow = make_flow(config, telephony, history, MemoryRecordings(), Clock())
-    task = asyncio.create_task(flow.handle_new(incoming()))
+    task = asyncio.create_task(handle_new(flow, incoming()))
     await asyncio.sleep(0.01)
     await flow.agent_connected("1700000000.1", "agent2", "PJSIP/agent2")
     assert history.lookups == 0
@@ -326,7 +347,7 @@ async def test_hangup_while_the_agent_is_being_written_still_counts_as_answered(
 
     history, telephony = SlowAgentWrite(), ScriptedTelephony()
     flow = make_flow(config, telephony, history, MemoryRecordings(), Clock())
-    task = asyncio.create_task(flow.handle_new(incoming()))
+    task = asyncio.create_task(handle_new(flow, incoming()))
     await asyncio.sleep(0.01)
     report = asyncio.create_task(flow.agent_connected("1700000000.1", "agent2",
                                                       "PJSIP/agent2"))
@@ -374,7 +395,7 @@ async def test_a_call_costs_two_or_three_history_writes(
     # hand-over to the queue rides on the agent's write or on the last one.
     history, telephony, recordings = CountingWrites(), ScriptedTelephony(), MemoryRecordings()
     flow = make_flow(config, telephony, history, recordings, Clock())
-    task = asyncio.create_task(flow.handle_new(incoming()))
+    task = asyncio.create_task(handle_new(flow, incoming()))
     await asyncio.sleep(0.01)
     (row,) = history.rows.values()
     if agent:

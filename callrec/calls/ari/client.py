@@ -73,9 +73,11 @@ class AriClient:
         return value if isinstance(value, str) else None
 
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str,
-                                   priority: int) -> None:
-        await self.request("POST", f"/channels/{_seg(channel_id)}/continue",
-                           {"context": context, "extension": extension, "priority": priority},
+                                   priority: int = 1, label: str | None = None) -> None:
+        """Leave Stasis for the dialplan: at ``label`` when given, else at ``priority``."""
+        where: dict[str, str | int] = {"context": context, "extension": extension}
+        where.update({"label": label} if label else {"priority": priority})
+        await self.request("POST", f"/channels/{_seg(channel_id)}/continue", where,
                            reply=False)
 
     # --- applications -------------------------------------------------------------------

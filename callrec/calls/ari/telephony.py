@@ -1,9 +1,8 @@
 """The call flow's Telephony port, carried out over ARI.
 
-Per channel we keep one small watch: a future for its hangup and one per notice
-playback. ARI events resolve them; the call flow awaits them. Watches are created when
-the event that introduces a channel is dispatched (StasisStart) or when we adopt a
-channel after a reconnect, so a hangup can never arrive before someone is listening.
+This adapter keeps no state of its own about calls: each call's state is one
+:class:`~callrec.domain.call.Call` in the call flow. ARI events are translated here into
+the domain's events (:meth:`AriTelephony.event_of`), and the port's steps into requests.
 
 Recording uses MixMonitor in the dialplan after ``continue``, not an ARI recording:
 ARI's channel recording hears one direction only and stops when the channel leaves
@@ -19,20 +18,26 @@ is made up for by :meth:`sweep`, which finds handed-over channels Asterisk no lo
 
 from __future__ import annotations
 
-import asyncio
 import re
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
-
-import structlog
+from typing import Any, TypeVar
 
 from callrec.calls.ari.client import AriClient, JsonObject
 from callrec.calls.ari.transport import RESPONSE_EVENT
 from callrec.config import AgiConfig
-from callrec.domain.ports import Hangup, IncomingCall, LiveChannel, RecordingTarget
+from callrec.domain.ports import (
+    CallArrived,
+    ChannelGone,
+    HangupRequested,
+    IncomingCall,
+    LeftStasis,
+    LiveChannel,
+    PlaybackFinished,
+    RecordingTarget,
+    Snapshot,
+    TelephonyEvent,
+)
 from callrec.errors import AriHttpError, AriNotFound, CallerGone
 
 # StasisStart of a channel callrec itself put into the app (e.g. a snoop or a test
@@ -54,33 +59,17 @@ _GONE_STATUSES = (404, 409, 422)  # gone, or no longer in Stasis: the caller lef
 # other client subscribed us to.
 EVENTS_USED = ("StasisStart", "StasisEnd", "PlaybackFinished", "ChannelHangupRequest",
                "ChannelDestroyed", "ApplicationReplaced", RESPONSE_EVENT)
-# A hangup report is on its way when the sweep finds a channel gone: wait this long for it
-# before making up an end (the handler runs before Asterisk forgets the channel).
-REPORT_GRACE_SECONDS = 2.0
-
-
-@dataclass
-class _Watch:
-    hangup: asyncio.Future[Hangup]
-    in_stasis: bool
-    # Set before ``continue``: from then on the channel's end is reported over FastAGI
-    # (or found by the sweep). Before it, StasisEnd is the end.
-    handed_over: bool = False
-    playbacks: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
-
-    def interrupt_playbacks(self) -> None:
-        for done in self.playbacks.values():
-            if not done.done():
-                done.set_result(False)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    asterisk_id: str
-    live: dict[str, LiveChannel]
+# Where a failing call goes: back to the extension it dialled in the context it came from,
+# at this label ([callrec-incoming]'s fail-open path).
+FAILOPEN_LABEL = "failopen"
+INCOMING_CONTEXT = "callrec-incoming"
+T = TypeVar("T")
 
 
 class AriTelephony:
+    """The Telephony port over ARI. It keeps no per-call state: events become the
+    domain's :data:`~callrec.domain.ports.TelephonyEvent` values for the call flow."""
+
     def __init__(self, client: AriClient, app: str, queue_context: str, agi: AgiConfig,
                  clock: Callable[[], datetime]) -> None:
         self._client = client
@@ -88,155 +77,36 @@ class AriTelephony:
         self._queue_context = queue_context
         self._agent_url, self._ended_url = agi.agent_connected_url, agi.call_ended_url
         self._clock = clock
-        self._watches: dict[str, _Watch] = {}
-        self._playbacks: dict[str, asyncio.Future[bool]] = {}  # every watch's, by playback id
-        self._log = structlog.get_logger("callrec.calls.ari.telephony")
 
     # --- events -------------------------------------------------------------------------
 
-    def handle_event(self, event: dict[str, Any]) -> IncomingCall | None:
-        """Apply one ARI event; return a call that has just arrived, if this was one."""
+    def event_of(self, event: dict[str, Any]) -> TelephonyEvent | None:
+        """One ARI event in the call flow's words; None for what the flow does not need."""
         kind = event.get("type")
         channel = event.get("channel") if isinstance(event.get("channel"), dict) else None
         channel_id = str(channel.get("id", "")) if channel else ""
-        if kind == "StasisStart" and channel:
-            return self._stasis_start(event, channel)
         if kind == "PlaybackFinished":
-            self._playback_finished(event)
+            return _playback_finished(event)
+        if channel is None or not channel_id:
             return None
-        watch = self._watches.get(channel_id)
-        if watch is None:
-            return None
+        if kind == "StasisStart":
+            args = event.get("args") or []
+            if args and args[0] == INTERNAL_ARG:
+                return None
+            return CallArrived(_incoming(channel, str(event.get("asterisk_id", "")),
+                                         _linkedid_arg(args)))
         if kind == "StasisEnd":
-            watch.in_stasis = False
-            watch.interrupt_playbacks()
-            if not watch.handed_over and not watch.hangup.done():
-                watch.hangup.set_result(Hangup(_event_time(event, self._clock)))
-        elif kind == "ChannelHangupRequest":
-            watch.interrupt_playbacks()
-        elif kind == "ChannelDestroyed":
-            watch.interrupt_playbacks()
-            if not watch.hangup.done():
-                watch.hangup.set_result(Hangup(_event_time(event, self._clock)))
+            return LeftStasis(channel_id, _event_time(event, self._clock))
+        if kind == "ChannelHangupRequest":
+            return HangupRequested(channel_id)
+        if kind == "ChannelDestroyed":
+            return ChannelGone(channel_id, _event_time(event, self._clock))
         return None
-
-    def _stasis_start(self, event: dict[str, Any], channel: JsonObject) -> IncomingCall | None:
-        args = event.get("args") or []
-        if args and args[0] == INTERNAL_ARG:
-            return None
-        channel_id = str(channel.get("id", ""))
-        if not channel_id or channel_id in self._watches:
-            return None
-        self._watches[channel_id] = self._new_watch(in_stasis=True)
-        return _incoming(channel, str(event.get("asterisk_id", "")), _linkedid_arg(args))
-
-    def _playback_finished(self, event: dict[str, Any]) -> None:
-        playback = event.get("playback")
-        playback_id = playback.get("id") if isinstance(playback, dict) else None
-        done = self._playbacks.get(str(playback_id))
-        if done is not None and not done.done():
-            done.set_result(True)
-
-    def _new_watch(self, in_stasis: bool) -> _Watch:
-        return _Watch(asyncio.get_running_loop().create_future(), in_stasis)
 
     # --- the Telephony port ---------------------------------------------------------------
 
-    async def linkedid(self, channel_id: str) -> str:
-        return await self._gone_is_caller_gone(
-            self._client.get_variable(channel_id, "CHANNEL(linkedid)")) or channel_id
-
-    async def answer(self, channel_id: str) -> None:
-        await self._gone_is_caller_gone(self._client.answer(channel_id))
-
-    async def play_notice(self, channel_id: str, sound: str, language: str) -> bool:
-        watch = self._watches[channel_id]
-        playback_id = uuid.uuid4().hex
-        finished: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        # Registered before the request: the event may race its reply.
-        watch.playbacks[playback_id] = self._playbacks[playback_id] = finished
-        try:
-            await self._client.play(channel_id, f"sound:{sound}", language, playback_id)
-            return await finished
-        except AriHttpError as exc:
-            if exc.status not in _GONE_STATUSES:
-                raise
-            return False
-        finally:
-            watch.playbacks.pop(playback_id, None)
-            self._playbacks.pop(playback_id, None)
-
-    async def send_to_queue(self, channel_id: str, queue: str,
-                            recording: RecordingTarget | None, language: str) -> None:
-        # An empty recording path makes [callrec-queue] skip MixMonitor.
-        handover = HANDOVER_SEPARATOR.join(
-            (queue, language, self._agent_url, recording.asterisk_path if recording else "",
-             self._ended_url))
-
-        async def hand_over() -> None:
-            # One variable, not five: every ARI request costs both Asterisk and us. Once it
-            # is set, the hangup handler reports this channel's end to us.
-            await self._client.set_variable(channel_id, HANDOVER_VARIABLE, handover)
-            self._watches[channel_id].handed_over = True
-            await self._client.continue_in_dialplan(channel_id, self._queue_context, "s", 1)
-
-        await self._gone_is_caller_gone(hand_over())
-
-    async def wait_for_hangup(self, channel_id: str) -> Hangup:
-        return await asyncio.shield(self._watches[channel_id].hangup)
-
-    async def adopt(self, channel_id: str) -> None:
-        watch = self._watches.setdefault(channel_id, self._new_watch(in_stasis=False))
-        watch.handed_over = True  # its hangup handler reports to whichever callrec runs
-        if await self._client.get_channel(channel_id) is None and not watch.hangup.done():
-            watch.hangup.set_result(Hangup(self._clock(), estimated=True))
-
-    def call_ended(self, channel_id: str) -> None:
-        """The hangup handler reported this channel's end (FastAGI ``call-ended``)."""
-        watch = self._watches.get(channel_id)
-        if watch is None:
-            return  # finalised already (StasisEnd, the sweep), or not one of our calls
-        watch.interrupt_playbacks()
-        if not watch.hangup.done():
-            watch.hangup.set_result(Hangup(self._clock()))
-
-    async def sweep(self, grace: float = REPORT_GRACE_SECONDS) -> int:
-        """End the handed-over calls whose channel Asterisk no longer has and whose end
-        was never reported; returns how many. One ARI request, and none with no such call."""
-        waiting = {channel_id for channel_id, watch in self._watches.items()
-                   if watch.handed_over and not watch.hangup.done()}
-        if not waiting:
-            return 0
-        present = {str(channel.get("id", "")) for channel in await self._client.list_channels()}
-        if not waiting - present:
-            return 0
-        await asyncio.sleep(grace)  # a report already on its way wins
-        ended = 0
-        for channel_id in waiting - present:
-            watch = self._watches.get(channel_id)
-            if watch is not None and not watch.hangup.done():
-                watch.hangup.set_result(Hangup(self._clock(), estimated=True))
-                ended += 1
-        return ended
-
-    async def current_agent(self, channel_id: str) -> tuple[str, str] | None:
-        interface = await self._client.get_variable(channel_id, "MEMBERINTERFACE")
-        if not interface:
-            return None
-        name = await self._client.get_variable(channel_id, "MEMBERNAME")
-        return (name or interface, interface)
-
-    def release(self, channel_id: str) -> None:
-        """Forget a channel once its call is finalised."""
-        self._watches.pop(channel_id, None)
-
-    def channels_in_notice(self) -> int:
-        return sum(1 for watch in self._watches.values() if watch.in_stasis)
-
-    # --- resynchronisation ----------------------------------------------------------------
-
-    async def resync(self) -> Snapshot:
-        """Reconcile our watches with the channels Asterisk has now (after a reconnect)."""
+    async def snapshot(self) -> Snapshot:
+        """Re-apply the event filter, then list what Asterisk has (after a reconnect)."""
         await self._client.set_event_filter(self._app, list(EVENTS_USED))
         info = await self._client.asterisk_info()
         asterisk_id = str(info.get("system", {}).get("entity_id", ""))
@@ -247,39 +117,77 @@ class AriTelephony:
                        and str(dialplan.get("app_data", "")).split(",")[0] == self._app)
             call = _incoming(channel, asterisk_id)
             live[call.channel_id] = LiveChannel(call, in_our_stasis=in_ours)
-        for channel_id, watch in self._watches.items():
-            await self._reconcile(channel_id, watch, live.get(channel_id))
-        for channel_id, seen in live.items():
-            # A caller who reached Stasis while we were away: its StasisStart was lost.
-            if seen.in_our_stasis and channel_id not in self._watches:
-                self._watches[channel_id] = self._new_watch(in_stasis=True)
         return Snapshot(asterisk_id, live)
 
-    async def _reconcile(self, channel_id: str, watch: _Watch, live: LiveChannel | None) -> None:
-        if live is None:
-            watch.interrupt_playbacks()
-            if not watch.hangup.done():
-                watch.hangup.set_result(Hangup(self._clock(), estimated=True))
-            return
-        watch.in_stasis = live.in_our_stasis
-        if not live.in_our_stasis:
-            watch.handed_over = True
-        for playback_id, finished in watch.playbacks.items():
-            if finished.done():
-                continue
-            try:
-                await self._client.request("GET", f"/playbacks/{playback_id}")
-            except AriNotFound:
-                finished.set_result(True)  # it ended while we were away; the caller is here
+    async def linkedid(self, channel_id: str) -> str:
+        return await _gone_is_caller_gone(
+            self._client.get_variable(channel_id, "CHANNEL(linkedid)")) or channel_id
 
-    @staticmethod
-    async def _gone_is_caller_gone(step: Any) -> Any:
+    async def answer(self, channel_id: str) -> None:
+        await _gone_is_caller_gone(self._client.answer(channel_id))
+
+    async def play(self, channel_id: str, sound: str, language: str, playback_id: str) -> None:
+        await _gone_is_caller_gone(
+            self._client.play(channel_id, f"sound:{sound}", language, playback_id))
+
+    async def playback_exists(self, playback_id: str) -> bool:
         try:
-            return await step
-        except AriHttpError as exc:
-            if exc.status in _GONE_STATUSES:
-                raise CallerGone(str(exc)) from exc
-            raise
+            await self._client.request("GET", f"/playbacks/{playback_id}")
+        except AriNotFound:
+            return False
+        return True
+
+    async def set_handover(self, channel_id: str, queue: str,
+                           recording: RecordingTarget | None, language: str) -> None:
+        # One variable, not five: every ARI request costs both Asterisk and us. Once it is
+        # set, the hangup handler reports this channel's end to us. An empty recording
+        # path makes [callrec-queue] skip MixMonitor.
+        handover = HANDOVER_SEPARATOR.join(
+            (queue, language, self._agent_url, recording.asterisk_path if recording else "",
+             self._ended_url))
+        await _gone_is_caller_gone(
+            self._client.set_variable(channel_id, HANDOVER_VARIABLE, handover))
+
+    async def continue_to_queue(self, channel_id: str) -> None:
+        await _gone_is_caller_gone(
+            self._client.continue_in_dialplan(channel_id, self._queue_context, "s", 1))
+
+    async def fail_open(self, channel_id: str, call: IncomingCall) -> None:
+        """Back to the extension the caller dialled, at its ``failopen`` label: the path
+        [callrec-incoming] takes when Stasis() fails because callrec is down."""
+        await _gone_is_caller_gone(self._client.continue_in_dialplan(
+            channel_id, call.context or INCOMING_CONTEXT, call.dialled, label=FAILOPEN_LABEL))
+
+    async def channel_exists(self, channel_id: str) -> bool:
+        return await self._client.get_channel(channel_id) is not None
+
+    async def channel_ids(self) -> set[str]:
+        return {str(channel.get("id", "")) for channel in await self._client.list_channels()}
+
+    async def current_agent(self, channel_id: str) -> tuple[str, str] | None:
+        interface = await self._client.get_variable(channel_id, "MEMBERINTERFACE")
+        if not interface:
+            return None
+        name = await self._client.get_variable(channel_id, "MEMBERNAME")
+        return (name or interface, interface)
+
+
+async def _gone_is_caller_gone(step: Awaitable[T]) -> T:
+    try:
+        return await step
+    except AriHttpError as exc:
+        if exc.status in _GONE_STATUSES:
+            raise CallerGone(str(exc)) from exc
+        raise
+
+
+def _playback_finished(event: dict[str, Any]) -> PlaybackFinished | None:
+    playback = event.get("playback")
+    if not isinstance(playback, dict) or playback.get("id") is None:
+        return None
+    target = str(playback.get("target_uri", ""))
+    channel_id = target.removeprefix("channel:") if target.startswith("channel:") else None
+    return PlaybackFinished(channel_id, str(playback["id"]))
 
 
 def _incoming(channel: JsonObject, asterisk_id: str,
@@ -293,6 +201,7 @@ def _incoming(channel: JsonObject, asterisk_id: str,
         caller_name=caller.get("name") if isinstance(caller.get("name"), str) else None,
         dialled=str(dialplan.get("exten", "")),
         linkedid=linkedid,
+        context=str(dialplan.get("context", "")),
     )
 
 
