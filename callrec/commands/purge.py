@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -19,16 +19,13 @@ from callrec.commands.options import parse_instant
 from callrec.config import Config, load_config
 from callrec.logs import configure_logging
 from callrec.retention.files import LocalRecordings
-from callrec.retention.ports import NoProgress, Progress
+from callrec.retention.ports import NoProgress, Progress, RecordingStore
 from callrec.retention.purge import PurgePolicy, Purger, ServicePolicy
 from callrec.retention.report import PurgeReport
 from callrec.storage.db import Database
 from callrec.storage.migrate import require_current
 from callrec.storage.purge_dao import SqlPurgeStore
 
-# Test hook: SIGKILL ourselves after this many file deletions, to prove crash safety
-# with a real kill at the worst moment (tests/storage/test_purge_processes.py).
-KILL_AFTER_ENV = "CALLREC_TEST_PURGE_KILL_AFTER"
 PROGRESS_MIN_TOTAL = 1000   # below this a purge is over before a bar is worth drawing
 
 
@@ -50,7 +47,16 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+# Builds the recordings adapter from the configuration. A parameter of run() so that the
+# crash tests can pass one whose deletions kill the process (tests/support/sigkill_after.py).
+RecordingsFactory = Callable[[Config], RecordingStore]
+
+
+def local_recordings(config: Config) -> RecordingStore:
+    return LocalRecordings(config.recordings.local_dir)
+
+
+def run(args: argparse.Namespace, make_recordings: RecordingsFactory = local_recordings) -> int:
     now = None if args.now is None else parse_now(args.now)
     config = load_config(args.config)
     configure_logging(config.log_level)
@@ -61,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     database = Database.open(config.database_url)
     try:
         require_current(database)
-        purger = Purger(SqlPurgeStore(database), recordings(config), policy(config),
+        purger = Purger(SqlPurgeStore(database), make_recordings(config), policy(config),
                         clock=lambda: datetime.now(UTC), progress=progress_for(sys.stderr))
         purger.run(report)
     finally:
@@ -80,29 +86,6 @@ def policy(config: Config) -> PurgePolicy:
         services={name: ServicePolicy(service.recording_retention, service.history_retention)
                   for name, service in config.services.items()},
         zone=config.timezone, orphan_grace=config.retention.orphan_grace)
-
-
-def recordings(config: Config) -> LocalRecordings:
-    kill_after = os.environ.get(KILL_AFTER_ENV)
-    if kill_after is not None:
-        return _SelfKilling(config, int(kill_after))
-    return LocalRecordings(config.recordings.local_dir)
-
-
-class _SelfKilling(LocalRecordings):
-    def __init__(self, config: Config, after: int) -> None:
-        super().__init__(config.recordings.local_dir)
-        self._left = after
-
-    def delete(self, path: str) -> int | None:
-        """Dies before the first unlink when ``after`` is 0, else right after the after-th."""
-        if self._left <= 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-        size = super().delete(path)
-        self._left -= 1
-        if self._left == 0:
-            os.kill(os.getpid(), signal.SIGKILL)
-        return size
 
 
 def _log(report: PurgeReport) -> None:

@@ -25,6 +25,7 @@ from callrec.recordings.files import RecordingFiles
 from callrec.rights import erasure
 from callrec.rights.files import LocalRecordingArchive
 from callrec.rights.model import RequestKind
+from callrec.rights.ports import RecordingArchive
 from callrec.rights.service import Actor, RightsService
 from callrec.storage.db import Database
 from callrec.storage.migrate import require_current
@@ -96,20 +97,29 @@ def _add(actions: Any, name: str, handler: Handler, help_text: str, *, number: b
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
+# Builds the recordings adapter from the configuration. A parameter of run() so that the
+# crash tests can pass one whose deletions kill the process (tests/support/sigkill_after.py).
+ArchiveFactory = Callable[[Config], RecordingArchive]
+
+
+def local_archive(config: Config) -> RecordingArchive:
+    return LocalRecordingArchive(RecordingFiles(config.recordings.asterisk_dir,
+                                                config.recordings.local_dir))
+
+
+def run(args: argparse.Namespace, make_archive: ArchiveFactory = local_archive) -> int:
     config = load_config(args.config)
     handler: Handler = args.rights_handler
-    with _service(config) as service:
+    with _service(config, make_archive) as service:
         return handler(args, config, service)
 
 
 @contextmanager
-def _service(config: Config) -> Iterator[RightsService]:
+def _service(config: Config, make_archive: ArchiveFactory) -> Iterator[RightsService]:
     database = Database.open(config.database_url)
     try:
         require_current(database)
-        files = RecordingFiles(config.recordings.asterisk_dir, config.recordings.local_dir)
-        yield RightsService(SqlRights(database), LocalRecordingArchive(files),
+        yield RightsService(SqlRights(database), make_archive(config),
                             Actor(current_actor(), config.rights_officers), config.timezone)
     finally:
         database.dispose()

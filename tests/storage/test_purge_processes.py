@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from callrec.commands.purge import KILL_AFTER_ENV
 from callrec.retention.purge import BATCH_SIZE
 from callrec.storage.db import Database
 from callrec.storage.tables import PurgeRunRow
@@ -24,6 +22,7 @@ from tests.storage.purge_support import Seeder, snapshot, write_config
 CALLS = BATCH_SIZE + 200           # two batches, so a kill can land in the second
 STARTED = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 NOW = "2026-06-01T00:00:00+00:00"  # long after the 2-month expiry of every seeded call
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -36,12 +35,15 @@ def seeded(database: Database, database_url: str, tmp_path: Path) -> tuple[Path,
     return config, seeder
 
 
-def start_purge(config: Path, **env: str) -> subprocess.Popen[str]:
+def start_purge(config: Path, kill_after: int | None = None) -> subprocess.Popen[str]:
+    """``callrec purge``; with ``kill_after`` the same command SIGKILLs itself right after
+    that many file deletions (tests/support/sigkill_after.py)."""
+    runner = ["callrec"] if kill_after is None else ["tests.support.sigkill_after",
+                                                     str(kill_after)]
     return subprocess.Popen(
-        [sys.executable, "-m", "callrec", "--config", str(config), "purge", "--json",
+        [sys.executable, "-m", *runner, "--config", str(config), "purge", "--json",
          "--now", NOW],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **env})
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT)
 
 
 def finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any] | None, str]:
@@ -56,7 +58,7 @@ def test_purge_killed_midway_then_rerun_ends_consistent(seeded: tuple[Path, Seed
     BATCH_SIZE: a whole batch unlinked, not recorded; +50: first batch settled, second
     half-way."""
     config, seeder = seeded
-    status, summary, _ = finish(start_purge(config, **{KILL_AFTER_ENV: str(kill_after)}))
+    status, summary, _ = finish(start_purge(config, kill_after))
     assert status == -signal.SIGKILL and summary is None
 
     crashed = snapshot(seeder.database, seeder.recordings)

@@ -3,7 +3,6 @@ even when the erasure is killed midway and run again (a real process, SIGKILLed)
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from callrec.rights.files import KILL_AFTER_ENV
 from callrec.storage.audit_dao import SqlAuditLog
 from callrec.storage.db import Database
 from callrec.storage.rights_dao import SqlRights
@@ -33,6 +31,7 @@ from tests.support.rights import (
 
 # Fixtures, which pytest finds by name in this module.
 __all__ = ["cli", "config_path", "recordings", "seeder"]
+PROJECT = Path(__file__).resolve().parents[2]
 # Every way the subject's number could still be written somewhere.
 TRACES = ("401234567", "Matti")
 
@@ -140,14 +139,16 @@ def test_erasure_waits_for_calls_in_progress_and_on_hold(
 
 def run_erase(config: Path, reference: str, kill_after: int | None = None
               ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ}
-    env.pop(KILL_AFTER_ENV, None)
-    if kill_after is not None:
-        env[KILL_AFTER_ENV] = str(kill_after)
-    executable = Path(sys.executable).with_name("callrec")
-    return subprocess.run([str(executable), "--config", str(config), "rights", "erase",
+    """``callrec rights erase`` in a process of its own; with ``kill_after`` the same
+    command SIGKILLs itself once that many files are gone (tests/support/sigkill_after.py)."""
+    if kill_after is None:
+        command = [str(Path(sys.executable).with_name("callrec"))]
+    else:
+        command = [sys.executable, "-m", "tests.support.sigkill_after", str(kill_after)]
+    return subprocess.run([*command, "--config", str(config), "rights", "erase",
                            "--number", SPELLINGS[2], "--request", reference],
-                          capture_output=True, text=True, timeout=120, env=env, check=False)
+                          capture_output=True, text=True, timeout=120, cwd=PROJECT,
+                          check=False)
 
 
 @pytest.mark.parametrize("kill_after", [0, 2])
