@@ -8,6 +8,7 @@ a real Asterisk and a stopped database: tests/integration/test_failover.py.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,27 @@ async def test_ari_answering_500_sends_that_caller_to_fail_open_and_spares_the_o
     assert not by_channel["1800.1"].end_estimated
     (entry,) = [e for e in logs if e["event"] == "call_failed"]
     assert "500" in entry["reason"] and entry["caller"] == "sent to the fail-open path"
+    assert not call_tasks(), "a call's task outlived the service"
+
+
+async def test_stopping_mid_call_leaves_no_call_task_behind(
+        tmp_path: Path, ari: FakeAri) -> None:
+    config = make_config(tmp_path, ari)
+    async with running(config) as serving:
+        await settled(ari)
+        caller = await ari.new_caller("1800.5", "0401234567", "0201234500",
+                                      args=["linkedid=1800.5"])
+        await eventually(lambda: caller.continued_to is not None)
+        assert len(call_tasks()) == 1
+    assert serving.done() and serving.result() == 0
+    assert not call_tasks()
+    (row,) = rows(config)
+    assert row.ended_at is None  # still in the queue: finalised by the next callrec
+
+
+def call_tasks() -> list[asyncio.Task[object]]:
+    return [task for task in asyncio.all_tasks()
+            if task.get_name().startswith("call:") and not task.done()]
 
 
 async def test_a_reply_that_is_not_json_is_an_ari_error_and_fails_the_call_over(
