@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from callrec.calls.service import CallService
 from callrec.config import Config
-from callrec.domain.history import CallEnd, NewCall, Outcome
-from callrec.domain.ports import IncomingCall
+from callrec.domain.history import CallEnd, CallRecord, NewCall, Outcome
+from callrec.domain.ports import IncomingCall, LiveChannel, Snapshot
 from callrec.errors import StorageError
 from tests.unit.fakes import MemoryHistory, MemoryRecordings, ScriptedTelephony
 from tests.unit.test_callflow import T0, Clock, config, handle_new, incoming, make_flow
@@ -150,3 +151,27 @@ async def test_a_defect_that_is_no_callrec_error_is_failed_over_and_named(
     assert failed["reason"].startswith("KeyError")
     assert telephony.steps[-1][0] == "fail_open"
 
+
+
+async def test_a_resync_while_the_database_is_away_keeps_serving_callers(
+        config: Config) -> None:
+    class NoHistory(MemoryHistory):
+        async def unfinished_calls(self, asterisk_id: str) -> list[CallRecord]:
+            raise StorageError("database unreachable: connection refused")
+
+        async def open_call(self, call: NewCall) -> None:
+            raise StorageError("database unreachable: connection refused")
+
+    class OneWaiting(ScriptedTelephony):
+        async def snapshot(self) -> Snapshot:
+            waiting = incoming()
+            return Snapshot("node-a", {waiting.channel_id: LiveChannel(waiting, True)})
+
+    telephony, history = OneWaiting(), NoHistory()
+    flow = make_flow(config, telephony, history, MemoryRecordings(), Clock())
+    service = CallService(flow, telephony, history)
+    with capture_logs() as logs:
+        async with service.running():
+            await asyncio.wait_for(service.on_connected(), 1)
+    assert "resync_without_history" in [entry["event"] for entry in logs]
+    assert telephony.steps == [("fail_open", "1700000000.1", "0295504000")]
