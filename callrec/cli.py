@@ -2,7 +2,8 @@
 
 Each module in :mod:`callrec.commands` exposes ``register(subparsers)``, which adds its
 sub-command and sets ``handler`` (a function taking the parsed namespace and returning an
-exit status). Errors from the :mod:`callrec.errors` tree become one line on stderr.
+exit status). Errors from the :mod:`callrec.errors` tree become one line on stderr and
+the exit status of :data:`EXIT_STATUS`: the one place where an error gets its status.
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ from collections.abc import Sequence
 
 from callrec import __version__
 from callrec.commands import audit, calls, db, demo, lab, purge, rights, serve, users, web
-from callrec.errors import CallrecError
+from callrec.errors import AccessDenied, CallrecError, ConfigError, InputError
 
 COMMAND_MODULES = (serve, calls, db, lab, demo, rights, purge, web, users, audit)
+
+# Scripts and cron jobs branch on these, so they stay as they are. Walked in order, the
+# first class the error is an instance of wins: put a subclass before its base.
+EXIT_STATUS: tuple[tuple[type[CallrecError], int], ...] = (
+    (ConfigError, 2),   # fix the configuration file, then run again
+    (InputError, 2),    # fix the command line, then run again
+    (AccessDenied, 3),  # another user (e.g. a data-protection officer) must do it
+)
+# Everything else in the tree: the database, a file, Asterisk or the lab failed.
+OTHER_ERROR_STATUS = 1
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, as a shell reports it
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.handler(args)
     except CallrecError as exc:
         print(f"callrec: {exc}", file=sys.stderr)
-        return exc.exit_status
+        return exit_status_for(exc)
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED_STATUS
     return status
+
+
+def exit_status_for(error: CallrecError) -> int:
+    for error_class, status in EXIT_STATUS:
+        if isinstance(error, error_class):
+            return status
+    return OTHER_ERROR_STATUS

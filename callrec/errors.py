@@ -1,24 +1,28 @@
 """The one error tree of callrec.
 
-Everything callrec raises on purpose derives from :class:`CallrecError`, so the CLI can
-turn any of them into a one-line message and a non-zero exit without a traceback::
+Exit statuses and HTTP statuses are mapped at the edges, the CLI (:mod:`callrec.cli`) and
+the web middleware (:mod:`callrec.web.middleware`); no exception carries one.
+
+Everything callrec raises on purpose derives from :class:`CallrecError`, so each edge can
+turn any of them into a one-line message (CLI) or a clean 4xx/5xx answer (web) without a
+traceback. Python's own errors (ValueError, TypeError...) still mean a bug in callrec::
 
     CallrecError
-    ├── ConfigError          bad or missing configuration (exit status 2)
-    ├── InputError           bad command-line input: malformed number, unknown id (exit 2)
-    ├── AccessDenied         the acting user may not do this, e.g. export restricted data (3)
-    ├── StorageError         the database refused or is unreachable
+    ├── ConfigError          bad or missing configuration; ``key`` names the culprit
+    ├── InputError           bad input from a user: malformed number, unknown id, bad query
+    ├── AccessDenied         the acting user may not do this, e.g. export restricted data
+    ├── StorageError         the database refused or is unreachable, or its schema is wrong
     ├── RecordingError       a recording file could not be read, probed or removed
     ├── LabError             the Asterisk lab could not be provisioned or started
     ├── CallerGone           the caller's channel went away in the middle of a step
     ├── AgiProtocolError     a FastAGI peer sent something that is not AGI
     └── AriError             talking to Asterisk's REST interface failed
-        ├── AriConnectionError   no connection, or it broke
-        ├── AriProtocolError     Asterisk's reply was not what ARI promises (e.g. not JSON)
-        ├── ApplicationReplaced  another process took over the ARI application
+        ├── AriConnectionError      no connection, or it broke
+        ├── AriProtocolError        Asterisk's reply was not what ARI promises (not JSON)
+        ├── ApplicationReplaced     another process took over the ARI application
         ├── AriCredentialsRejected  401/403: the configured ARI user or password is wrong
-        └── AriHttpError         Asterisk answered with an error status (HTTP or socket)
-            └── AriNotFound      404: the channel/playback/... does not exist (any more)
+        └── AriHttpError            Asterisk answered with an error status (HTTP or socket)
+            └── AriNotFound         404: the channel/playback/... does not exist (any more)
 """
 
 from __future__ import annotations
@@ -27,13 +31,9 @@ from __future__ import annotations
 class CallrecError(Exception):
     """Base of every error callrec raises deliberately."""
 
-    exit_status = 1
-
 
 class ConfigError(CallrecError):
     """The configuration file is missing, unreadable or wrong; ``key`` names the culprit."""
-
-    exit_status = 2
 
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
@@ -42,23 +42,26 @@ class ConfigError(CallrecError):
 
 
 class InputError(CallrecError):
-    """Bad input on the command line; nothing was changed."""
+    """Bad input from a user (command line or web request); nothing was changed.
 
-    exit_status = 2
+    The message is written for that user: it says what was wrong and how to put it right."""
 
 
 class AccessDenied(CallrecError):
-    """The acting user lacks the role this needs; nothing was changed."""
+    """The acting user lacks the role this needs; nothing was changed.
 
-    exit_status = 3
+    The message may say what was refused (how many calls are restricted): the CLI prints
+    it to that user, the web logs it and answers a fixed text."""
 
 
 class StorageError(CallrecError):
-    """The database could not do what was asked."""
+    """The database could not do what was asked: unreachable, refused, at the wrong schema
+    revision, or its file or the purge lock beside it could not be opened."""
 
 
 class RecordingError(CallrecError):
-    """A recording file could not be read, probed or deleted."""
+    """A recording file could not be read, probed or deleted, or its stored path is unsafe
+    (it would leave the recordings directory)."""
 
 
 class LabError(CallrecError):
@@ -76,7 +79,7 @@ class AgiProtocolError(CallrecError):
 
 
 class AriError(CallrecError):
-    """A request to Asterisk's REST interface failed."""
+    """A request to Asterisk's REST interface failed; the subclasses say how."""
 
 
 class AriConnectionError(AriError):
@@ -96,7 +99,10 @@ class AriCredentialsRejected(AriError):
 
 
 class AriHttpError(AriError):
-    """ARI answered with an HTTP error status."""
+    """ARI answered with an HTTP error status (over HTTP or the REST-over-websocket channel).
+
+    ``status`` is what Asterisk answered, kept for the caller to branch on (404, 409...);
+    it is not the status callrec itself answers with at any edge."""
 
     def __init__(self, method: str, path: str, status: int, body: str) -> None:
         self.method = method

@@ -1,4 +1,5 @@
-"""Every request passes here: errors become clean 4xx/5xx answers, the user is recognised
+"""Every request passes here: errors become clean 4xx/5xx answers (:data:`HTTP_STATUS` is
+where each error of the callrec tree gets its status), the user is recognised
 (bearer token or session cookie), cross-site writes are refused, and every response gets
 headers that keep personal data out of caches and foreign frames.
 """
@@ -13,7 +14,14 @@ from aiohttp.typedefs import Handler
 
 from callrec.access.credentials import same_secret, secret_hash
 from callrec.access.roles import Principal
-from callrec.errors import CallrecError, InputError
+from callrec.errors import (
+    AccessDenied,
+    CallrecError,
+    ConfigError,
+    InputError,
+    RecordingError,
+    StorageError,
+)
 from callrec.web.context import AUTH_KEY, Auth, auth_of, context_of
 from callrec.web.render import error_page
 
@@ -22,6 +30,26 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 MAX_SECRET = 200
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The one place where an error from the tree gets its HTTP status. Walked in order, the
+# first class the error is an instance of wins: put a subclass before its base.
+HTTP_STATUS: tuple[tuple[type[CallrecError], int], ...] = (
+    (InputError, 400),      # the request is wrong; its message tells the user how
+    (AccessDenied, 403),    # a known user without the role: 403, never a 5xx to retry
+    # 500, not 503: a wrong configuration or an unreadable or unsafe recording file is a
+    # fault on this server that stays until someone fixes it; 503 would invite retries.
+    (ConfigError, 500),
+    (RecordingError, 500),
+    (StorageError, 503),    # the database is down or refusing: usually passes, retry later
+)
+# The rest of the tree (Asterisk, ARI...) is a service this one needs and cannot reach.
+OTHER_ERROR_STATUS = 503
+# Only InputError's own message reaches the client: the others may name paths, database
+# URLs, or (AccessDenied) how many restricted calls a number has. Those go to the log.
+_CLIENT_MESSAGE = {
+    403: "you are not allowed to do this",
+    500: "the server cannot answer this: its operators must fix it (see its log)",
+    503: "the service cannot answer right now",
+}
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "media-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
         "frame-ancestors 'none'")
@@ -35,16 +63,31 @@ def is_api(request: web.Request) -> bool:
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except InputError as exc:
-        return _error(request, 400, str(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         return _error(request, exc.status, exc.reason, dict(exc.headers))
     except CallrecError as exc:
-        structlog.get_logger("callrec.web").error("request_failed", path=request.path,
-                                                  error=str(exc))
-        return _error(request, 503, "the service cannot answer right now")
+        status = http_status_for(exc)
+        log = structlog.get_logger("callrec.web")
+        if status >= 500:
+            log.error("request_failed", path=request.path, error=str(exc))
+        elif status == 403:
+            log.warning("request_denied", path=request.path, error=str(exc))
+        return _error(request, status, _client_message(exc, status))
+
+
+def http_status_for(error: CallrecError) -> int:
+    for error_class, status in HTTP_STATUS:
+        if isinstance(error, error_class):
+            return status
+    return OTHER_ERROR_STATUS
+
+
+def _client_message(error: CallrecError, status: int) -> str:
+    if isinstance(error, InputError):
+        return str(error)
+    return _CLIENT_MESSAGE.get(status, _CLIENT_MESSAGE[OTHER_ERROR_STATUS])
 
 
 def _error(request: web.Request, status: int, message: str,
