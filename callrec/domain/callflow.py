@@ -322,15 +322,17 @@ class CallFlow:
     async def sweep(self, grace: float = REPORT_GRACE_SECONDS) -> int:
         """End the handed-over calls whose channel Asterisk no longer has and whose end
         was never reported; returns how many. One request, and none with no such call."""
-        if not self.calls.waiting_for_reported_end():
+        waiting = self.calls.waiting_for_reported_end()
+        if not waiting:
             return 0
         present = await self._telephony.channel_ids()
-        if all(c.channel_id in present for c in self.calls.waiting_for_reported_end()):
+        missing = [call for call in waiting if call.channel_id not in present]
+        if not missing:
             return 0
         await asyncio.sleep(grace)  # a report already on its way wins
         ended = 0
-        for call in self.calls.waiting_for_reported_end():
-            if call.channel_id not in present:
+        for call in missing:
+            if not call.ended:
                 call.hung_up(Hangup(self._clock(), estimated=True))
                 ended += 1
         return ended
