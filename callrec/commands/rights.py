@@ -23,6 +23,7 @@ from callrec.domain.numbers import parse_subject_number
 from callrec.errors import InputError
 from callrec.recordings.files import RecordingFiles
 from callrec.rights import erasure
+from callrec.rights.bundle import ZipBundle
 from callrec.rights.files import LocalRecordingArchive
 from callrec.rights.model import RequestKind
 from callrec.rights.ports import RecordingArchive
@@ -137,9 +138,10 @@ def run_find(args: argparse.Namespace, config: Config, service: RightsService) -
 
 def run_export(args: argparse.Namespace, config: Config, service: RightsService) -> int:
     number = _number(args, config)
-    result = service.export(number, args.request, Path(args.out),
-                            RequestKind(args.kind), overwrite=args.force)
-    print(output.export_text(result))
+    out = Path(args.out)
+    result = service.export(number, args.request, ZipBundle(out, overwrite=args.force),
+                            RequestKind(args.kind))
+    print(output.export_text(out, result))
     return 0
 
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import Enum
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,8 +56,8 @@ def findings_json(found: Findings) -> str:
     }, indent=2)
 
 
-def export_text(result: ExportResult) -> str:
-    lines = [f"wrote {result.out}: {result.calls} calls, {result.recordings} recordings"]
+def export_text(out: Path, result: ExportResult) -> str:
+    lines = [f"wrote {out}: {result.calls} calls, {result.recordings} recordings"]
     lines += [f"warning: call {call_id}: the history names a recording but its file is "
               "missing" for call_id in result.missing]
     lines += [f"warning: call {call_id}: the file's SHA-256 differs from the one stored "

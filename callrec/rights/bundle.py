@@ -4,7 +4,8 @@ Entries are sorted by name and stored uncompressed (deflate output may change wi
 zlib version, so "stored" is what keeps two machines' bundles identical), with a fixed
 time stamp, fixed permissions and a fixed creating system. The file appears under its
 final name only once complete (written beside it, then renamed), mode 0600: it is
-personal data.
+personal data. :class:`ZipBundle` is the :class:`callrec.rights.ports.ExportWriter` that
+writes one; the recordings come from any :class:`~callrec.rights.ports.RecordingReader`.
 """
 
 from __future__ import annotations
@@ -16,24 +17,30 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from callrec.errors import InputError, RecordingError
+from callrec.recordings.streams import chunks
+from callrec.rights.ports import RecordingCopy, RecordingReader
 
 # The zip format's own epoch: nothing earlier can be stored.
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 _UNIX = 3
 _FILE_MODE = 0o600
-_CHUNK = 1 << 20
 
 
-def file_facts(path: Path) -> tuple[int, str]:
-    """(bytes, SHA-256 hex) of a file."""
-    with path.open("rb") as file:
-        digest = hashlib.file_digest(file, "sha256")
-    return path.stat().st_size, digest.hexdigest()
+class ZipBundle:
+    """The bundle as a zip file at ``out``; an existing file is kept unless ``overwrite``."""
+
+    def __init__(self, out: Path, *, overwrite: bool = False) -> None:
+        self.out = out
+        self.overwrite = overwrite
+
+    def write(self, texts: Mapping[str, bytes], recordings: Mapping[str, RecordingCopy],
+              reader: RecordingReader) -> None:
+        write_bundle(self.out, texts, recordings, reader, overwrite=self.overwrite)
 
 
-def write_bundle(out: Path, texts: Mapping[str, bytes], files: Mapping[str, tuple[Path, str]],
-                 *, overwrite: bool = False) -> None:
-    """Write ``texts`` (name -> content) and ``files`` (name -> (path, expected SHA-256))."""
+def write_bundle(out: Path, texts: Mapping[str, bytes], recordings: Mapping[str, RecordingCopy],
+                 reader: RecordingReader, *, overwrite: bool = False) -> None:
+    """Write ``texts`` (name -> content) and ``recordings`` (name -> what to copy)."""
     if out.exists() and not overwrite:
         raise InputError(f"{out} exists: choose another --out or pass --force")
     if not out.parent.is_dir():
@@ -42,12 +49,12 @@ def write_bundle(out: Path, texts: Mapping[str, bytes], files: Mapping[str, tupl
     descriptor = os.open(partial, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, _FILE_MODE)
     try:
         with os.fdopen(descriptor, "wb") as raw, zipfile.ZipFile(raw, "w") as bundle:
-            for name in sorted({*texts, *files}):
+            for name in sorted({*texts, *recordings}):
                 info = _info(name)
                 if name in texts:
                     bundle.writestr(info, texts[name])
                 else:
-                    _copy(bundle, info, *files[name])
+                    _copy(bundle, info, recordings[name], reader)
         os.chmod(partial, _FILE_MODE)
         os.replace(partial, out)
     except BaseException:
@@ -63,13 +70,15 @@ def _info(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def _copy(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, sha256: str) -> None:
-    """Stream a recording in, checking it is still the file the manifest describes."""
+def _copy(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, recording: RecordingCopy,
+          reader: RecordingReader) -> None:
+    """Stream a recording in, checking it is still the one the manifest describes."""
     digest = hashlib.sha256()
-    info.file_size = path.stat().st_size   # lets zipfile pick zip64 up front for huge files
-    with path.open("rb") as source, bundle.open(info, "w") as target:
-        for block in iter(lambda: source.read(_CHUNK), b""):
-            digest.update(block)
-            target.write(block)
-    if digest.hexdigest() != sha256:
-        raise RecordingError(f"{path} changed while it was being exported; run again")
+    info.file_size = recording.bytes   # lets zipfile pick zip64 up front for huge files
+    with reader.open(recording.relative) as source, bundle.open(info, "w") as target:
+        for chunk in chunks(source):
+            digest.update(chunk)
+            target.write(chunk)
+    if digest.hexdigest() != recording.sha256:
+        raise RecordingError(f"recording {recording.relative} changed while it was being "
+                             "exported; run again")

@@ -1,26 +1,47 @@
-"""Recording files as the rights module sees them: find, delete, make deletions durable."""
+"""Recordings on the local disk as the rights module sees them: read, delete, make
+deletions durable (:class:`callrec.rights.ports.RecordingArchive`)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 from callrec.errors import RecordingError
 from callrec.recordings.files import RecordingFiles
+from callrec.recordings.streams import size_and_sha256
+from callrec.rights.ports import RecordingContent
 
 
 class LocalRecordingArchive:
-    """:class:`callrec.rights.ports.RecordingArchive` on the local recordings directory."""
-
     def __init__(self, files: RecordingFiles) -> None:
         self._files = files
         self._touched: set[Path] = set()
 
-    def path(self, relative: str) -> Path:
-        return self._files.local_path(relative)
+    def content(self, relative: str) -> RecordingContent | None:
+        path = self._path(relative)
+        # Anything but a regular file (a directory, a FIFO) is no recording; checked before
+        # opening, which would block on a FIFO.
+        if not path.is_file():
+            return None
+        try:
+            with path.open("rb") as stream:
+                return RecordingContent(*size_and_sha256(stream))
+        except FileNotFoundError:
+            return None   # deleted since the check: missing all the same
+        except OSError as exc:
+            raise _unreadable(relative, exc) from exc
+
+    def open(self, relative: str) -> BinaryIO:
+        try:
+            return self._path(relative).open("rb")
+        except FileNotFoundError:
+            raise RecordingError(f"recording {relative} is missing") from None
+        except OSError as exc:
+            raise _unreadable(relative, exc) from exc
 
     def delete(self, relative: str) -> bool:
-        path = self.path(relative)
+        path = self._path(relative)
         try:
             path.unlink()
         except FileNotFoundError:
@@ -43,3 +64,11 @@ class LocalRecordingArchive:
             finally:
                 os.close(descriptor)
         self._touched.clear()
+
+    def _path(self, relative: str) -> Path:
+        # The one place that refuses paths leaving the recordings directory.
+        return self._files.local_path(relative)
+
+
+def _unreadable(relative: str, exc: OSError) -> RecordingError:
+    return RecordingError(f"cannot read recording {relative}: {exc.strerror or exc}")

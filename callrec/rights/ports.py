@@ -1,8 +1,13 @@
-"""What the rights module needs from storage and from the recordings directory.
+"""What the rights module needs from storage, from wherever recordings are kept, and from
+wherever an export bundle goes.
 
 Every change goes through :meth:`RightsStore.commit` together with its request-register
 entry and its audit entry, in one transaction: a request is never answered without its
 change, nor changed without being audited.
+
+Recordings are reached by their stored relative path and read as streams, never as local
+files: :mod:`callrec.rights.files` keeps them on the local disk, and an object store can
+implement the same ports.
 """
 
 from __future__ import annotations
@@ -10,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from callrec.domain.history import CallRecord
 from callrec.rights.model import Correction, RightsRequest, Tombstone
@@ -101,12 +105,55 @@ class RightsStore(Protocol):
         """Delete the planned rows, write the tombstone, drop the job: one transaction."""
 
 
-class RecordingArchive(Protocol):
-    def path(self, relative: str) -> Path:
-        """The file for a stored relative path (refuses paths leaving the directory)."""
+@dataclass(frozen=True)
+class RecordingContent:
+    """A recording as stored now, read all the way through."""
 
+    bytes: int
+    sha256: str
+
+
+class RecordingReader(Protocol):
+    # content() is the adapter's, not open() plus hashing in the service: an adapter can
+    # answer it however its store reads best (an object store by one streamed GET).
+    def content(self, relative: str) -> RecordingContent | None:
+        """Size and SHA-256 of the stored recording; None when there is none.
+
+        Raises RecordingError for a path leaving the store, or one that cannot be read.
+        """
+
+    def open(self, relative: str) -> BinaryIO:
+        """The recording's bytes as a stream, to read in chunks and close.
+
+        Raises RecordingError when it cannot be read, a missing recording included.
+        """
+
+
+class RecordingArchive(RecordingReader, Protocol):
     def delete(self, relative: str) -> bool:
-        """Remove the file; False if it was not there."""
+        """Remove the recording; False if it was not there."""
 
     def sync(self) -> None:
         """Make the deletions so far durable before the database says they happened."""
+
+
+@dataclass(frozen=True)
+class RecordingCopy:
+    """A recording to copy into a bundle, and what it was when the manifest was made."""
+
+    relative: str       # where the reader finds it
+    bytes: int
+    sha256: str
+
+
+class ExportWriter(Protocol):
+    """One export bundle's destination."""
+
+    def write(self, texts: Mapping[str, bytes], recordings: Mapping[str, RecordingCopy],
+              reader: RecordingReader) -> None:
+        """Write the bundle: ``texts`` and ``recordings`` under their names in it.
+
+        All or nothing: the bundle appears complete or not at all. Raises RecordingError
+        when a recording no longer is what its RecordingCopy says (the manifest would lie),
+        InputError when the destination cannot be used.
+        """

@@ -9,14 +9,12 @@ a refused input changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from callrec.domain.history import CallRecord
 from callrec.errors import AccessDenied, InputError
-from callrec.rights import bundle
 from callrec.rights import export as contents
 from callrec.rights.model import (
     ACTION_KINDS,
@@ -32,8 +30,10 @@ from callrec.rights.model import (
 from callrec.rights.ports import (
     Change,
     Entry,
+    ExportWriter,
     Object,
     RecordingArchive,
+    RecordingCopy,
     Rectify,
     Restrict,
     RightsStore,
@@ -57,11 +57,20 @@ class Findings:
 
 @dataclass(frozen=True)
 class ExportResult:
-    out: Path
     calls: int
     recordings: int
     missing: list[str]          # call ids whose recording should exist but has no file
     checksum_mismatches: list[str]  # call ids whose file differs from the stored SHA-256
+
+
+@dataclass
+class _Recordings:
+    """What an export found of its calls' recordings."""
+
+    bundled: dict[str, contents.BundledRecording] = field(default_factory=dict)  # by call id
+    copies: dict[str, RecordingCopy] = field(default_factory=dict)  # by name in the bundle
+    missing: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -132,9 +141,8 @@ class RightsService:
                                 details={"calls": len(calls), "request": ref}))
         return found
 
-    def export(self, number: str, reference: str | None, out: Path,
-               kind: RequestKind = RequestKind.ACCESS, overwrite: bool = False
-               ) -> ExportResult:
+    def export(self, number: str, reference: str | None, bundle: ExportWriter,
+               kind: RequestKind = RequestKind.ACCESS) -> ExportResult:
         request, is_new = self.request_for("export", reference, number, kind)
         if self.store.unfinished_erasures(number):
             raise InputError("an erasure of this number is unfinished: finish it first "
@@ -145,41 +153,39 @@ class RightsService:
             raise AccessDenied(f"{restricted} of these calls are restricted (art. 18): only "
                                "a data-protection officer (config rights.officers) may "
                                "export them")
-        recordings, files, missing, mismatched = self._recordings(calls)
+        found = self._recordings(calls)
         document = contents.manifest(request, calls, self.store.corrections(
-            [call.id for call in calls]), recordings, self.store.has_objected(number))
+            [call.id for call in calls]), found.bundled, self.store.has_objected(number))
         texts = {contents.MANIFEST: contents.manifest_bytes(document),
                  contents.SUMMARY: contents.summary(document, self.zone)}
-        bundle.write_bundle(out, texts, files, overwrite=overwrite)
+        bundle.write(texts, found.copies, self.archive)
         now = self.clock()
-        outcome = f"exported {len(calls)} calls, {len(recordings)} recordings"
+        outcome = f"exported {len(calls)} calls, {len(found.bundled)} recordings"
         answered = self.answered(request, RequestStatus.CLOSED, outcome, now, keep=not is_new)
         self.store.commit(Entry("rights.export", self.actor.name, now, answered, details={
-            "calls": len(calls), "recordings": len(recordings), "restricted": restricted,
-            "missing": len(missing)}))
-        return ExportResult(out, len(calls), len(recordings), missing, mismatched)
+            "calls": len(calls), "recordings": len(found.bundled), "restricted": restricted,
+            "missing": len(found.missing)}))
+        return ExportResult(len(calls), len(found.bundled), found.missing, found.mismatched)
 
-    def _recordings(self, calls: list[CallRecord]) -> tuple[
-            dict[str, contents.BundledRecording], dict[str, tuple[Path, str]], list[str],
-            list[str]]:
-        bundled: dict[str, contents.BundledRecording] = {}
-        files: dict[str, tuple[Path, str]] = {}
-        missing: list[str] = []
-        mismatched: list[str] = []
+    def _recordings(self, calls: list[CallRecord]) -> _Recordings:
+        """Every live recording goes in as it is stored now, even one whose SHA-256 differs
+        from the one taken at hangup: the person gets what is kept, the DPO a warning."""
+        found = _Recordings()
         for call in calls:
             if call.recording_path is None or call.recording_deleted_at is not None:
                 continue
-            path = self.archive.path(call.recording_path)
-            if not path.is_file():
-                missing.append(call.id)
+            stored = self.archive.content(call.recording_path)
+            if stored is None:
+                found.missing.append(call.id)
                 continue
-            size, sha256 = bundle.file_facts(path)
             name = contents.recording_name(call)
-            bundled[call.id] = contents.BundledRecording(name, size, sha256)
-            files[name] = (path, sha256)
-            if call.recording_sha256 is not None and call.recording_sha256 != sha256:
-                mismatched.append(call.id)
-        return bundled, files, missing, mismatched
+            found.bundled[call.id] = contents.BundledRecording(name, stored.bytes,
+                                                               stored.sha256)
+            found.copies[name] = RecordingCopy(call.recording_path, stored.bytes,
+                                               stored.sha256)
+            if call.recording_sha256 is not None and call.recording_sha256 != stored.sha256:
+                found.mismatched.append(call.id)
+        return found
 
     # --- art. 16, 18, 21 ----------------------------------------------------------------
 

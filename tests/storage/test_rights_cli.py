@@ -151,6 +151,35 @@ def test_export_is_byte_for_byte_reproducible(cli: Cli, seeder: Seeder,
     assert (tmp_path / "a.zip").read_bytes() != (tmp_path / "b.zip").read_bytes()
 
 
+def test_export_warns_of_missing_and_changed_files(
+        cli: Cli, seeder: Seeder, database: Database, recordings: Path,
+        tmp_path: Path) -> None:
+    kept, lost, tampered = seeder.call(), seeder.call(), seeder.call()
+    by_id = {call.id: call for call in SqlRights(database).calls_of(SUBJECT)}
+    (recordings / str(by_id[lost.id].recording_path)).unlink()
+    changed = recordings / str(by_id[tampered.id].recording_path)
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    out = tmp_path / "warned.zip"
+    status, stdout, err = cli("rights", "export", "--number", SUBJECT, "--request", "W-1",
+                              "--out", str(out))
+    assert (status, err) == (0, "")
+    assert stdout == (
+        f"wrote {out}: 3 calls, 2 recordings\n"
+        f"warning: call {lost.id}: the history names a recording but its file is missing\n"
+        f"warning: call {tampered.id}: the file's SHA-256 differs from the one stored at "
+        "hangup\n")
+    bundle = zipfile.ZipFile(out)
+    entries = {entry["id"]: entry for entry in json.loads(bundle.read("manifest.json"))["calls"]}
+    assert [entries[call.id]["recording_status"] for call in (kept, lost, tampered)] == [
+        "included", "missing", "included"]
+    audio = bundle.read(f"recordings/{tampered.id}.wav")
+    assert audio == changed.read_bytes()
+    assert entries[tampered.id]["recording"]["sha256"] == hashlib.sha256(audio).hexdigest()
+    assert entries[tampered.id]["recording_sha256"] != hashlib.sha256(audio).hexdigest()
+    [audit] = SqlAuditLog(database).entries(action="rights.export")
+    assert (audit.details["recordings"], audit.details["missing"]) == (2, 1)
+
+
 def test_rectify_keeps_the_old_value(cli: Cli, seeder: Seeder, history: SqlContactHistory,
                                      database: Database) -> None:
     call = seeder.call()

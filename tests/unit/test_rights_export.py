@@ -16,9 +16,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callrec.domain.history import CallRecord, Outcome
-from callrec.errors import InputError, RecordingError
+from callrec.errors import AccessDenied, InputError, RecordingError
+from callrec.recordings.files import RecordingFiles
 from callrec.rights import bundle, export
+from callrec.rights.files import LocalRecordingArchive
 from callrec.rights.model import Correction, RequestKind, RequestStatus, RightsRequest
+from callrec.rights.ports import RecordingCopy
+from callrec.rights.service import Actor, RightsService
+from tests.support.memory_rights import MemoryArchive, MemoryBundle, MemoryRights
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 RECEIVED = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -74,14 +79,20 @@ def test_summary_is_bilingual_and_holds_no_caller_text() -> None:
     assert export.summary(document, HELSINKI) == text.encode()
 
 
+def on_disk(directory: Path) -> LocalRecordingArchive:
+    return LocalRecordingArchive(RecordingFiles(str(directory), directory))
+
+
 def write(tmp_path: Path, name: str, audio: dict[str, bytes], order: list[str]) -> bytes:
     files = {}
     for entry in order:
-        path = tmp_path / f"{entry.replace('/', '_')}.src"
-        path.write_bytes(audio[entry])
-        files[entry] = (path, hashlib.sha256(audio[entry]).hexdigest())
+        relative = f"{entry.replace('/', '_')}.src"
+        (tmp_path / relative).write_bytes(audio[entry])
+        files[entry] = RecordingCopy(relative, len(audio[entry]),
+                                     hashlib.sha256(audio[entry]).hexdigest())
     out = tmp_path / name
-    bundle.write_bundle(out, {"summary.txt": b"hei\n", "manifest.json": b"{}\n"}, files)
+    bundle.write_bundle(out, {"summary.txt": b"hei\n", "manifest.json": b"{}\n"}, files,
+                        on_disk(tmp_path))
     return out.read_bytes()
 
 
@@ -106,7 +117,9 @@ def test_a_file_that_changed_leaves_no_bundle(tmp_path: Path) -> None:
     source.write_bytes(b"RIFF now")
     out = tmp_path / "out.zip"
     with pytest.raises(RecordingError, match="changed while"):
-        bundle.write_bundle(out, {}, {"recordings/x.wav": (source, "0" * 64)})
+        bundle.ZipBundle(out).write({}, {"recordings/x.wav": RecordingCopy("x.wav", 8,
+                                                                           "0" * 64)},
+                                    on_disk(tmp_path))
     assert list(tmp_path.iterdir()) == [source]
 
 
@@ -114,10 +127,69 @@ def test_existing_output_is_kept(tmp_path: Path) -> None:
     out = tmp_path / "out.zip"
     out.write_bytes(b"precious")
     with pytest.raises(InputError, match="exists"):
-        bundle.write_bundle(out, {"a": b"b"}, {})
+        bundle.ZipBundle(out).write({"a": b"b"}, {}, MemoryArchive({}))
     assert out.read_bytes() == b"precious"
-    bundle.write_bundle(out, {"a": b"b"}, {}, overwrite=True)
+    bundle.ZipBundle(out, overwrite=True).write({"a": b"b"}, {}, MemoryArchive({}))
     assert zipfile.ZipFile(out).read("a") == b"b"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+DPO = Actor("dpo", officers=("dpo",))
+
+
+def in_memory(calls: list[CallRecord], recordings: dict[str, bytes],
+              actor: Actor = DPO) -> tuple[RightsService, MemoryRights]:
+    store = MemoryRights(calls)
+    return RightsService(store, MemoryArchive(recordings), actor, HELSINKI,
+                         clock=lambda: RECEIVED), store
+
+
+def test_export_reports_missing_and_changed_recordings_through_the_port() -> None:
+    """The service on in-memory ports: no database, no file system."""
+    audio = {"kept": b"RIFF kept", "changed": b"RIFF changed since hangup"}
+    kept = call("a" * 32, 1, recording_sha256=sha256(audio["kept"]))
+    changed = call("b" * 32, 2, recording_sha256=sha256(b"RIFF as at hangup"))
+    lost = call("c" * 32, 3)
+    purged = call("d" * 32, 4, recording_deleted_at=RECEIVED)
+    unrecorded = call("e" * 32, 5, recording_path=None)
+    calls = [kept, changed, lost, purged, unrecorded]
+    service, store = in_memory(calls, {str(kept.recording_path): audio["kept"],
+                                       str(changed.recording_path): audio["changed"]})
+    written = MemoryBundle()
+    result = service.export("+358401234567", "DPO-8", written)
+    assert (result.calls, result.recordings, result.missing, result.checksum_mismatches) == (
+        5, 2, [lost.id], [changed.id])
+    assert written.files is not None
+    assert written.files[f"recordings/{kept.id}.wav"] == audio["kept"]
+    assert written.files[f"recordings/{changed.id}.wav"] == audio["changed"]
+    assert sorted(written.files) == ["manifest.json", f"recordings/{kept.id}.wav",
+                                     f"recordings/{changed.id}.wav", "summary.txt"]
+    entries = json.loads(written.files["manifest.json"])["calls"]
+    assert [entry["recording_status"] for entry in entries] == [
+        "included", "included", "missing", "deleted", "none"]
+    assert entries[1]["recording"] == {"file": f"recordings/{changed.id}.wav",
+                                       "bytes": len(audio["changed"]),
+                                       "sha256": sha256(audio["changed"])}
+    [audit] = store.entries
+    assert (audit.action, audit.details["recordings"], audit.details["missing"]) == (
+        "rights.export", 2, 1)
+    request = store.request("DPO-8")
+    assert request is not None and request.status is RequestStatus.CLOSED
+
+
+def test_export_of_restricted_calls_needs_an_officer() -> None:
+    calls = [call("a" * 32, 1, restricted_at=RECEIVED)]
+    recordings = {str(calls[0].recording_path): b"RIFF"}
+    service, store = in_memory(calls, recordings, Actor("clerk", officers=("dpo",)))
+    written = MemoryBundle()
+    with pytest.raises(AccessDenied, match="restricted"):
+        service.export("+358401234567", "DPO-9", written)
+    assert (written.files, store.entries) == (None, [])
+    officer, _ = in_memory(calls, recordings, DPO)
+    assert officer.export("+358401234567", "DPO-9", written).recordings == 1
 
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "export-manifest.schema.json"
