@@ -362,10 +362,15 @@ class CallFlow:
         incoming = call.incoming
         try:
             if incoming is None:
-                raise CallerGone("no dialled number to fail open with")
+                raise CallrecError("no dialled number to fail open with")
             await self._telephony.fail_open(call.channel_id, incoming)
-        except CallerGone:
-            log.error("call_failed", reason=reason, caller="gone")
+        except CallerGone as gone:
+            # Asterisk says 404 both for a gone channel and for a missing failopen label.
+            if not await self._still_there(call):
+                log.error("call_failed", reason=reason, caller="gone")
+                return False
+            log.critical("call_failed", reason=reason, caller="stranded",
+                         fail_open_error=f"{gone} (is the failopen label in the dialplan?)")
             return False
         except Exception as exc:  # noqa: BLE001 - nothing more callrec can do for them
             log.critical("call_failed", reason=reason, caller="stranded",
@@ -374,6 +379,13 @@ class CallFlow:
         call.in_stasis = False
         log.error("call_failed", reason=reason, caller="sent to the fail-open path")
         return True
+
+
+    async def _still_there(self, call: Call) -> bool:
+        try:
+            return await self._telephony.channel_exists(call.channel_id)
+        except Exception:  # noqa: BLE001 - cannot tell: assume the worst, say stranded
+            return True
 
 
 def bind_ids(record: CallRecord) -> None:

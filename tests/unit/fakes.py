@@ -74,12 +74,15 @@ class ScriptedTelephony:
 
     def __init__(self, *, notice_completes: bool = True, gone_on_answer: bool = False,
                  agent: tuple[str, str] | None = None, fail: str | None = None,
-                 fail_open_fails: bool = False) -> None:
+                 fail_open_fails: bool = False, fail_open_label_missing: bool = False,
+                 gone_after_failure: bool = False) -> None:
         self.notice_completes = notice_completes
         self.gone_on_answer = gone_on_answer
         self.agent = agent
         self.fail = fail
         self.fail_open_fails = fail_open_fails
+        self.fail_open_label_missing = fail_open_label_missing
+        self.gone_after_failure = gone_after_failure
         self.steps: list[tuple[str, ...]] = []
         self.flow: CallFlow | None = None
         self.present: set[str] = set()
@@ -131,10 +134,12 @@ class ScriptedTelephony:
         self.steps.append(("fail_open", channel_id, call.dialled))
         if self.fail_open_fails:
             raise AriConnectionError("ARI POST continue: connection refused")
+        if self.fail_open_label_missing:  # Asterisk's 404 "Requested label cannot be found"
+            raise CallerGone("ARI POST continue -> 404: Requested label cannot be found")
 
     async def channel_exists(self, channel_id: str) -> bool:
         self.steps.append(("adopt", channel_id))
-        return True
+        return not self.gone_after_failure
 
     async def channel_ids(self) -> set[str]:
         return self.present

@@ -100,6 +100,22 @@ async def test_a_fail_open_that_fails_too_is_logged_as_a_stranded_caller(
     assert row.outcome is not Outcome.FAILED_OVER
 
 
+@pytest.mark.parametrize(("still_there", "caller", "level"), [
+    (True, "stranded", "critical"),   # the dialplan lacks the failopen label
+    (False, "gone", "error"),         # the caller hung up meanwhile
+])
+async def test_a_404_to_the_fail_open_tells_a_missing_label_from_a_gone_caller(
+        config: Config, still_there: bool, caller: str, level: str) -> None:
+    telephony = ScriptedTelephony(fail="play", fail_open_label_missing=True,
+                                  gone_after_failure=not still_there)
+    flow = make_flow(config, telephony, MemoryHistory(), MemoryRecordings(), Clock())
+    with capture_logs() as logs:
+        await asyncio.wait_for(handle_new(flow, incoming()), 1)
+    (failed,) = failures(logs)
+    assert (failed["caller"], failed["log_level"]) == (caller, level)
+    assert ("failopen label" in failed.get("fail_open_error", "")) is still_there
+
+
 async def test_a_caller_who_already_left_is_not_failed_over(config: Config) -> None:
     telephony, history = ScriptedTelephony(), RefusingHistory("finish")
     flow = make_flow(config, telephony, history, MemoryRecordings(), Clock())
