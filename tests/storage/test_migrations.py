@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
+from callrec.domain.history import Outcome
 from callrec.errors import StorageError
 from callrec.storage import migrate
 from callrec.storage.db import Database
@@ -119,3 +120,16 @@ def test_migration_scripts_are_package_data() -> None:
               if path.is_file() and "__pycache__" not in path.parts}
     assert needed, "no migration files found"
     assert needed <= shipped, sorted(str(path) for path in needed - shipped)
+
+
+def test_every_outcome_of_the_domain_is_accepted(database: Database) -> None:
+    insert = text(
+        "INSERT INTO calls (id, asterisk_id, channel_id, linkedid, caller_withheld, "
+        "service_number, service, service_number_known, queue, language, started_at, "
+        "outcome) VALUES (:id, 'a', 'c', 'l', false, '1', 's', true, 'q', 'fi', "
+        "'2026-11-24 10:00:00', :outcome)")
+    with database.connection() as connection:
+        for outcome in Outcome:  # failed_over came with migration 0006
+            connection.execute(insert, {"id": outcome.value, "outcome": outcome.value})
+        stored = connection.execute(text("SELECT outcome FROM calls")).scalars().all()
+    assert sorted(stored) == sorted(outcome.value for outcome in Outcome)
