@@ -14,13 +14,20 @@ from collections.abc import Sequence
 
 from callrec import __version__
 from callrec.commands import audit, calls, db, demo, lab, purge, rights, serve, users, web
-from callrec.errors import AccessDenied, CallrecError, ConfigError, InputError
+from callrec.errors import (
+    AccessDenied,
+    CallrecError,
+    ConfigError,
+    InputError,
+    StatusTable,
+    status_in,
+)
 
 COMMAND_MODULES = (serve, calls, db, lab, demo, rights, purge, web, users, audit)
 
 # Scripts and cron jobs branch on these, so they stay as they are. Walked in order, the
 # first class the error is an instance of wins: put a subclass before its base.
-EXIT_STATUS: tuple[tuple[type[CallrecError], int], ...] = (
+EXIT_STATUS: StatusTable = (
     (ConfigError, 2),   # fix the configuration file, then run again
     (InputError, 2),    # fix the command line, then run again
     (AccessDenied, 3),  # another user (e.g. a data-protection officer) must do it
@@ -58,7 +65,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def exit_status_for(error: CallrecError) -> int:
-    for error_class, status in EXIT_STATUS:
-        if isinstance(error, error_class):
-            return status
-    return OTHER_ERROR_STATUS
+    return status_in(EXIT_STATUS, error, OTHER_ERROR_STATUS)

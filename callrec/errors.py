@@ -32,6 +32,18 @@ class CallrecError(Exception):
     """Base of every error callrec raises deliberately."""
 
 
+StatusTable = tuple[tuple[type[CallrecError], int], ...]
+
+
+def status_in(table: StatusTable, error: CallrecError, default: int) -> int:
+    """The status an edge's table gives ``error``: the first class it is an instance of
+    (so a subclass goes before its base), else ``default``."""
+    for error_class, status in table:
+        if isinstance(error, error_class):
+            return status
+    return default
+
+
 class ConfigError(CallrecError):
     """The configuration file is missing, unreadable or wrong; ``key`` names the culprit."""
 

@@ -20,7 +20,9 @@ from callrec.errors import (
     ConfigError,
     InputError,
     RecordingError,
+    StatusTable,
     StorageError,
+    status_in,
 )
 from callrec.web.context import AUTH_KEY, Auth, auth_of, context_of
 from callrec.web.render import error_page
@@ -32,7 +34,7 @@ MAX_SECRET = 200
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The one place where an error from the tree gets its HTTP status. Walked in order, the
 # first class the error is an instance of wins: put a subclass before its base.
-HTTP_STATUS: tuple[tuple[type[CallrecError], int], ...] = (
+HTTP_STATUS: StatusTable = (
     (InputError, 400),      # the request is wrong; its message tells the user how
     (AccessDenied, 403),    # a known user without the role: 403, never a 5xx to retry
     # 500, not 503: a wrong configuration or an unreadable or unsafe recording file is a
@@ -78,10 +80,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 
 def http_status_for(error: CallrecError) -> int:
-    for error_class, status in HTTP_STATUS:
-        if isinstance(error, error_class):
-            return status
-    return OTHER_ERROR_STATUS
+    return status_in(HTTP_STATUS, error, OTHER_ERROR_STATUS)
 
 
 def _client_message(error: CallrecError, status: int) -> str:

@@ -59,7 +59,6 @@ class FakeAri:
         self.notice_seconds = notice_seconds
         self.channels: dict[str, FakeChannel] = {}
         self.playbacks: dict[str, str] = {}          # playback id -> channel id
-        self._playback_channels: dict[str, str] = {}  # the same, until its event is out
         self.requests: list[tuple[str, str]] = []  # every request, whichever way it came
         self.http_requests: list[tuple[str, str]] = []  # over HTTP: method, path and query
         self.queries: list[tuple[str, str, frozenset[str]]] = []  # method, path, query keys
@@ -275,7 +274,7 @@ class FakeAri:
     async def _play(self, request: web.Request) -> web.Response:
         channel = self._in_stasis(request)
         pid = request.match_info["pid"]
-        self.playbacks[pid] = self._playback_channels[pid] = channel.id
+        self.playbacks[pid] = channel.id
         task = asyncio.create_task(self._finish_playback(pid))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -285,8 +284,8 @@ class FakeAri:
 
     async def _finish_playback(self, pid: str) -> None:
         await asyncio.sleep(self.notice_seconds)
-        if self.playbacks.pop(pid, None) is not None:
-            channel_id = self._playback_channels.pop(pid, "")
+        channel_id = self.playbacks.pop(pid, None)
+        if channel_id is not None:
             await self.send({"type": "PlaybackFinished", "playback": {
                 "id": pid, "state": "done", "target_uri": f"channel:{channel_id}"}})
 
