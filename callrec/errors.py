@@ -10,12 +10,17 @@ traceback. Python's own errors (ValueError, TypeError...) still mean a bug in ca
     CallrecError
     ├── ConfigError          bad or missing configuration; ``key`` names the culprit
     ├── InputError           bad input from a user: malformed number, unknown id, bad query
+    │   └── PauseRefused     this call's recording cannot be paused or resumed now
     ├── AccessDenied         the acting user may not do this, e.g. export restricted data
     ├── StorageError         the database refused or is unreachable, or its schema is wrong
     ├── RecordingError       a recording file could not be read, probed or removed
     ├── LabError             the Asterisk lab could not be provisioned or started
     ├── CallerGone           the caller's channel went away in the middle of a step
     ├── AgiProtocolError     a FastAGI peer sent something that is not AGI
+    ├── AmiError             talking to Asterisk's manager interface (AMI) failed
+    │   ├── AmiConnectionError      no connection, or it broke
+    │   ├── AmiCredentialsRejected  the configured AMI username or secret is wrong
+    │   └── AmiActionFailed         Asterisk answered an action with Response: Error
     └── AriError             talking to Asterisk's REST interface failed
         ├── AriConnectionError      no connection, or it broke
         ├── AriProtocolError        Asterisk's reply was not what ARI promises (not JSON)
@@ -59,6 +64,11 @@ class InputError(CallrecError):
     The message is written for that user: it says what was wrong and how to put it right."""
 
 
+class PauseRefused(InputError):
+    """The recording cannot be paused or resumed now: the call is over, not recorded, not
+    yet recording, or (for a resume) not paused. Nothing was changed."""
+
+
 class AccessDenied(CallrecError):
     """The acting user lacks the role this needs; nothing was changed.
 
@@ -88,6 +98,29 @@ class CallerGone(CallrecError):
 
 class AgiProtocolError(CallrecError):
     """A FastAGI connection broke the protocol (cut short, too long, an unexpected reply)."""
+
+
+class AmiError(CallrecError):
+    """A request to Asterisk's manager interface failed; the subclasses say how."""
+
+
+class AmiConnectionError(AmiError):
+    """No connection to AMI, or the connection broke before the answer came."""
+
+
+class AmiCredentialsRejected(AmiError):
+    """AMI refused the Login: the configured username or secret is wrong."""
+
+
+class AmiActionFailed(AmiError):
+    """Asterisk answered an action with ``Response: Error`` (e.g. no such channel).
+
+    ``message`` is Asterisk's own ``Message:`` text."""
+
+    def __init__(self, action: str, message: str = "") -> None:
+        self.action = action
+        self.message = message
+        super().__init__(f"AMI {action} failed: {message[:200]}")
 
 
 class AriError(CallrecError):

@@ -24,11 +24,17 @@ GENESIS = "0" * 64
 class AccessAction(StrEnum):
     PLAY = "play"
     DOWNLOAD = "download"
+    # Secure pause (callrec/pause): who stopped the recording of a call, and who (or the
+    # maximum, or the hang-up) started it again.
+    PAUSE = "pause"
+    RESUME = "resume"
+    AUTO_RESUME = "auto_resume"
 
 
 @dataclass(frozen=True)
 class AccessEvent:
-    """One playback or download, as it is about to be served."""
+    """One playback or download, as it is about to be served; or one pause or resume of a
+    call's recording, as it is about to be done."""
 
     at: datetime
     username: str

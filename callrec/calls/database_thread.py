@@ -175,9 +175,11 @@ class ThreadedHistory:
 
     # The caller is already talking to the agent, or gone: these may wait for company.
     async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                              at: datetime, recording_path: str | None = None) -> bool:
+                              at: datetime, recording_path: str | None = None,
+                              recording_started_at: datetime | None = None) -> bool:
         return await self._thread.write(self._history.agent_connected, call_id, agent,
-                                        agent_interface, at, recording_path, defer=True)
+                                        agent_interface, at, recording_path,
+                                        recording_started_at, defer=True)
 
     async def finish_call(self, call_id: str, end: CallEnd) -> None:
         await self._thread.write(self._history.finish_call, call_id, end, defer=True)

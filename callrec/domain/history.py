@@ -57,6 +57,8 @@ class CallEnd:
     # What the hand-over to the queue did, stored now if no earlier write stored it.
     notice_completed: bool = False
     recording_path: str | None = None
+    # When MixMonitor started, stored now if the agent's write did not (nobody answered).
+    recording_started_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class CallRecord:
     legal_hold: bool
     # Why the call went to the queue unrecorded (e.g. "objection", GDPR art. 21), or None.
     recording_skipped_reason: str | None = None
+    # When MixMonitor started (the caller went to the queue): the zero of pause offsets.
+    recording_started_at: datetime | None = None
 
     @classmethod
     def opened(cls, call: NewCall) -> CallRecord:
@@ -118,11 +122,13 @@ class ContactHistory(Protocol):
         """The caller went to the queue with no notice and no recording, and why."""
 
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                        at: datetime, recording_path: str | None = None) -> bool:
+                        at: datetime, recording_path: str | None = None,
+                        recording_started_at: datetime | None = None) -> bool:
         """Record the first agent who answered; False if the call is unknown.
 
         With ``recording_path``, the same write stores what the hand-over to the queue
-        did before: notice heard in full, recording under way into that path.
+        did before: notice heard in full, recording under way into that path (since
+        ``recording_started_at``, the zero of pause offsets).
         """
 
     def finish_call(self, call_id: str, end: CallEnd) -> None:

@@ -66,12 +66,16 @@ class SqlContactHistory:
         self._update_open(call_id, recording_skipped_reason=reason)
 
     def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                        at: datetime, recording_path: str | None = None) -> bool:
+                        at: datetime, recording_path: str | None = None,
+                        recording_started_at: datetime | None = None) -> bool:
         with cursor_transaction(self._database, self._pinned) as run:
+            hand_over: dict[str, object] = {}
             if recording_path is not None:
-                run(self._update({"notice_completed", "recording_path"}),
-                    {"call_id": call_id, "notice_completed": True,
-                     "recording_path": recording_path})
+                hand_over.update(notice_completed=True, recording_path=recording_path)
+            if recording_started_at is not None:
+                hand_over["recording_started_at"] = recording_started_at
+            if hand_over:
+                run(self._update(set(hand_over)), {"call_id": call_id, **hand_over})
             changed = run(self._first_agent, {"call_id": call_id, "agent": agent,
                                               "agent_interface": agent_interface,
                                               "answered_at": at})
@@ -91,6 +95,8 @@ class SqlContactHistory:
             values["notice_completed"] = True
         if end.recording_path is not None:
             values["recording_path"] = end.recording_path
+        if end.recording_started_at is not None:
+            values["recording_started_at"] = end.recording_started_at
         if recording is not None:
             values.update(recording_path=recording.path, recording_bytes=recording.bytes,
                           recording_seconds=recording.seconds,
@@ -179,4 +185,5 @@ def to_record(row: CallRow) -> CallRecord:
         restricted_at=row.restricted_at,
         legal_hold=row.legal_hold,
         recording_skipped_reason=row.recording_skipped_reason,
+        recording_started_at=row.recording_started_at,
     )

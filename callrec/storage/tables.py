@@ -116,6 +116,9 @@ class CallRow(Base):
     recording_purge_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Objection (0005): why the call was queued with no notice and no recording.
     recording_skipped_reason: Mapped[str | None] = mapped_column(String(32))
+    # Secure pause (0007): when MixMonitor started (the caller was sent to the queue), the
+    # zero of the pauses' offsets.
+    recording_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         CheckConstraint(f"outcome IN {OUTCOMES!r}", name="outcome"),
@@ -284,7 +287,7 @@ class ErasureItemRow(Base):
 # --- Web access: users, sessions, tokens, access log (migration 0004) -----------------------
 
 ROLES = ("agent", "supervisor", "quality", "maintainer", "dpo", "admin")
-ACCESS_ACTIONS = ("play", "download")
+ACCESS_ACTIONS = ("play", "download", "pause", "resume", "auto_resume")
 
 
 class UserRow(Base):
@@ -391,3 +394,39 @@ class LoginAttemptRow(Base):
     succeeded: Mapped[bool] = mapped_column(Boolean)
 
     __table_args__ = (Index(None, "username", "at"),)
+
+
+# --- Secure pause (migration 0007) ----------------------------------------------------------
+
+PAUSE_METHODS = ("dtmf", "web", "api", "automatic")
+PAUSE_OPEN = "ended_at IS NULL"
+
+
+class RecordingPauseRow(Base):
+    """One paused span of a call's recording; goes with its call (ON DELETE CASCADE)."""
+
+    __tablename__ = "recording_pauses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("calls.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    start_offset_ms: Mapped[int] = mapped_column(BigInteger)
+    end_offset_ms: Mapped[int | None] = mapped_column(BigInteger)
+    paused_by: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(16))
+    resumed_by: Mapped[str | None] = mapped_column(Text)
+    resume_method: Mapped[str | None] = mapped_column(String(16))
+    auto_resumed: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (
+        CheckConstraint(f"method IN {PAUSE_METHODS!r}", name="method"),
+        CheckConstraint(f"resume_method IN {PAUSE_METHODS!r}", name="resume_method"),
+        Index(None, "call_id", "started_at"),
+        # At most one open pause per call, whichever process (service, web) opens it; and
+        # the auto-resume's query each second reads only the open ones.
+        Index("uq_recording_pauses_open", "call_id", unique=True,
+              sqlite_where=text(PAUSE_OPEN), postgresql_where=text(PAUSE_OPEN)),
+    )

@@ -21,7 +21,7 @@ TABLES = {"calls", "rights_requests", "erasure_tombstones", "audit_log", "purge_
           "rights_corrections", "rights_objections", "rights_erasure_jobs",
           "rights_erasure_items",
           "users", "web_sessions", "api_tokens", "access_log", "access_reviews",
-          "login_attempts"}
+          "login_attempts", "recording_pauses"}
 
 
 def schema_differences(database: Database) -> list[object]:
