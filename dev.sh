@@ -81,7 +81,7 @@ cmd_demo() {
 
 cmd_test() {
   setup
-  apt_install systemd chromium chromium-driver   # chromium: the browser test of callrec web
+  apt_install systemd chromium chromium-driver softhsm2   # chromium: the browser test of callrec web; softhsm2: the PKCS#11 master key
   ensure_postgres
   say "ruff"
   "$VENV/bin/ruff" check callrec tests bench

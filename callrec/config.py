@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callrec.config_reader import LANGUAGES, SAFE_NAME, TomlReader, reject_unknown
+from callrec.crypto.settings import KEYS as ENCRYPTION_KEYS
+from callrec.crypto.settings import EncryptionSettings, parse_encryption
 from callrec.domain.services import ON_OBJECTION, Retention, ServiceConfig
 from callrec.errors import ConfigError
 
@@ -38,6 +40,7 @@ _SECTION_KEYS = {
     "logging": {"level"},
     "retention": {"orphan_grace"},
     "rights": {"officers"},
+    "encryption": ENCRYPTION_KEYS,
     "web": {"host", "port", "session_minutes", "cookie_secure", "lockout_failures",
             "lockout_minutes", "failed_login_delay_ms"},
 }
@@ -118,6 +121,7 @@ class Config:
     rights_officers: tuple[str, ...] = ()
     web: WebConfig = field(default_factory=WebConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
     source: Path | None = field(default=None, compare=False)
 
     def service_for_number(self, dialled: str) -> tuple[ServiceConfig, bool]:
@@ -194,11 +198,12 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         # would split or rewrite the application's arguments.
         raise ConfigError("recordings.asterisk_dir",
                           f"{asterisk_dir!r}: use only letters, digits and '/_.-+'")
+    database_url = reader.text("database.url", default=default_database_url())
     return Config(
         ari=_parse_ari(reader),
         agi=AgiConfig(host=_parse_agi_host(reader),
                       port=reader.port("agi.port", default=4573)),
-        database_url=reader.text("database.url", default=default_database_url()),
+        database_url=database_url,
         recordings=RecordingsConfig(
             asterisk_dir=asterisk_dir.rstrip("/") or "/",
             local_dir=local_dir,
@@ -213,6 +218,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
             "retention.orphan_grace", reader.get("retention.orphan_grace", "7 days"))),
         rights_officers=_parse_officers(reader),
         web=_parse_web(reader),
+        encryption=parse_encryption(reader, base_dir, local_dir, database_url),
     )
 
 

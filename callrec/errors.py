@@ -14,6 +14,9 @@ traceback. Python's own errors (ValueError, TypeError...) still mean a bug in ca
     ├── AccessDenied         the acting user may not do this, e.g. export restricted data
     ├── StorageError         the database refused or is unreachable, or its schema is wrong
     ├── RecordingError       a recording file could not be read, probed or removed
+    │   ├── RecordingTampered       a sealed recording fails authentication: never played
+    │   └── RecordingKeyDestroyed   its key was destroyed (erased, purged): unreadable
+    ├── KeyStoreError        the key store or the master key cannot be used
     ├── LabError             the Asterisk lab could not be provisioned or started
     ├── CallerGone           the caller's channel went away in the middle of a step
     ├── AgiProtocolError     a FastAGI peer sent something that is not AGI
@@ -84,6 +87,22 @@ class StorageError(CallrecError):
 class RecordingError(CallrecError):
     """A recording file could not be read, probed or deleted, or its stored path is unsafe
     (it would leave the recordings directory)."""
+
+
+class RecordingTampered(RecordingError):
+    """A sealed recording does not authenticate: altered, truncated, damaged or moved over
+    another recording's name. None of its audio is handed out."""
+
+
+class RecordingKeyDestroyed(RecordingError):
+    """A sealed recording whose key is gone: its data key or its subject's key was
+    destroyed (purge, erasure), or the master key that wrapped it was retired. This is
+    crypto-shredding working, not a fault."""
+
+
+class KeyStoreError(CallrecError):
+    """The key store (``[encryption] key_store``) or the master key (file, PKCS#11 token)
+    cannot be opened or used: missing, wrong permissions, wrong PIN, not initialised."""
 
 
 class LabError(CallrecError):

@@ -19,6 +19,7 @@ from callrec.errors import (
     CallrecError,
     ConfigError,
     InputError,
+    KeyStoreError,
     RecordingError,
     StatusTable,
     StorageError,
@@ -40,7 +41,8 @@ HTTP_STATUS: StatusTable = (
     # 500, not 503: a wrong configuration or an unreadable or unsafe recording file is a
     # fault on this server that stays until someone fixes it; 503 would invite retries.
     (ConfigError, 500),
-    (RecordingError, 500),
+    (RecordingError, 500),  # the player answers 409/410 itself (callrec.web.streaming)
+    (KeyStoreError, 500),   # the key store or master key is missing or unusable
     (StorageError, 503),    # the database is down or refusing: usually passes, retry later
 )
 # The rest of the tree (Asterisk, ARI...) is a service this one needs and cannot reach.

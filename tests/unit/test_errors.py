@@ -32,9 +32,12 @@ from callrec.errors import (
     CallrecError,
     ConfigError,
     InputError,
+    KeyStoreError,
     LabError,
     PauseRefused,
     RecordingError,
+    RecordingKeyDestroyed,
+    RecordingTampered,
     StorageError,
 )
 from callrec.web.middleware import http_status_for
@@ -48,6 +51,9 @@ DOCUMENTED = {
     AccessDenied: (3, 403),
     StorageError: (1, 503),
     RecordingError: (1, 500),
+    RecordingTampered: (1, 500),
+    RecordingKeyDestroyed: (1, 500),
+    KeyStoreError: (1, 500),
     LabError: (1, 503),
     CallerGone: (1, 503),
     AgiProtocolError: (1, 503),
