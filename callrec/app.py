@@ -22,7 +22,9 @@ from callrec.calls.service import SWEEP_SECONDS, CallService
 from callrec.config import Config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
 from callrec.errors import ConfigError
-from callrec.recordings.files import RecordingFiles
+from callrec.recordings.configured import recording_files
+from callrec.recordings.leftovers import sealing_leftovers
+from callrec.retention.files import LocalRecordings
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import require_current
@@ -43,6 +45,7 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
         raise ConfigError("recordings.local_dir",
                           f"{config.recordings.local_dir} is not an existing directory")
     database = Database.open(config.database_url)
+    closing_recordings = contextlib.ExitStack()
     database_thread = DatabaseThread(on_close=database.release_pinned,
                                      group=functools.partial(commit_group, database))
     try:
@@ -57,8 +60,10 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
             client = AriClient(transport)
             telephony = AriTelephony(client, config.ari.app, config.recordings.queue_context,
                                      config.agi, clock)
-            recordings = RecordingFiles(config.recordings.asterisk_dir,
-                                        config.recordings.local_dir)
+            # With [encryption] on, holds the key store: each recording is sealed as its
+            # call ends, and plaintext left from before is sealed in the background.
+            recordings = recording_files(config)
+            closing_recordings.callback(recordings.close)
             flow = CallFlow(CallFlowSettings(config.service_for_number, config.default_region),
                             telephony, history, recordings,
                             ThreadedObjections(SqlRights(database), database_thread), clock)
@@ -71,13 +76,17 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
             await agi.start()
             log.info("callrec_started", app=config.ari.app, ari=config.ari.url,
                      services=sorted(config.services))
+            leftovers = sealing_leftovers(recordings,
+                                          LocalRecordings(config.recordings.local_dir),
+                                          SqlContactHistory(database), clock)
             try:
-                async with service.running():
+                async with service.running(), leftovers:
                     return await _run_until_stopped(events, service, stop)
             finally:
                 await agi.close()
     finally:
         database_thread.close()
+        closing_recordings.close()
         database.dispose()
 
 

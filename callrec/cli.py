@@ -13,7 +13,20 @@ import sys
 from collections.abc import Sequence
 
 from callrec import __version__
-from callrec.commands import audit, calls, db, demo, lab, purge, rights, serve, users, web
+from callrec.commands import (
+    audit,
+    calls,
+    db,
+    demo,
+    keys,
+    lab,
+    purge,
+    recordings,
+    rights,
+    serve,
+    users,
+    web,
+)
 from callrec.errors import (
     AccessDenied,
     CallrecError,
@@ -23,7 +36,8 @@ from callrec.errors import (
     status_in,
 )
 
-COMMAND_MODULES = (serve, calls, db, lab, demo, rights, purge, web, users, audit)
+COMMAND_MODULES = (serve, calls, db, lab, demo, rights, purge, recordings, keys, web, users,
+                   audit)
 
 # Scripts and cron jobs branch on these, so they stay as they are. Walked in order, the
 # first class the error is an instance of wins: put a subclass before its base.

@@ -18,6 +18,7 @@ from callrec.commands.actor import current_actor
 from callrec.commands.options import parse_instant
 from callrec.config import Config, load_config
 from callrec.logs import configure_logging
+from callrec.recordings.configured import vault_for
 from callrec.retention.files import LocalRecordings
 from callrec.retention.ports import NoProgress, Progress, RecordingStore
 from callrec.retention.purge import PurgePolicy, Purger, ServicePolicy
@@ -53,7 +54,8 @@ RecordingsFactory = Callable[[Config], RecordingStore]
 
 
 def local_recordings(config: Config) -> RecordingStore:
-    return LocalRecordings(config.recordings.local_dir)
+    # With [encryption] on, a deleted recording's data key is destroyed with it.
+    return LocalRecordings(config.recordings.local_dir, vault_for(config))
 
 
 def run(args: argparse.Namespace, make_recordings: RecordingsFactory = local_recordings) -> int:

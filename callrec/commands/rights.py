@@ -21,7 +21,7 @@ from callrec.commands.options import parse_instant
 from callrec.config import Config, load_config
 from callrec.domain.numbers import parse_subject_number
 from callrec.errors import InputError
-from callrec.recordings.files import RecordingFiles
+from callrec.recordings.configured import recording_files
 from callrec.rights import erasure
 from callrec.rights.bundle import ZipBundle
 from callrec.rights.files import LocalRecordingArchive
@@ -104,8 +104,8 @@ ArchiveFactory = Callable[[Config], RecordingArchive]
 
 
 def local_archive(config: Config) -> RecordingArchive:
-    return LocalRecordingArchive(RecordingFiles(config.recordings.asterisk_dir,
-                                                config.recordings.local_dir))
+    # With [encryption] on, the archive decrypts for exports and destroys keys on erasure.
+    return LocalRecordingArchive(recording_files(config))
 
 
 def run(args: argparse.Namespace, make_archive: ArchiveFactory = local_archive) -> int:

@@ -230,7 +230,8 @@ class CallFlow:
     async def _finish(self, call: Call, hangup: Hangup) -> None:
         recording = None
         if call.recording_path is not None:
-            recording = await self._recordings.finalise(call.recording_path)
+            recording = await self._recordings.finalise(call.recording_path,
+                                                        recording_subject(call))
             if hangup.estimated:
                 # The file stopped growing when the call ended: a better guess than now.
                 written = await self._recordings.last_written(call.recording_path)
@@ -400,3 +401,9 @@ def _reason(exc: BaseException) -> str:
     text = str(exc)[:300]
     return text if isinstance(exc, CallrecError) and text else f"{type(exc).__name__}: {text}"
 
+
+def recording_subject(call: Call) -> str:
+    """Whose key seals the recording: the caller's E.164 number, so that erasing them
+    reaches it; a withheld or unreadable number gets a key of this call's own."""
+    number = call.record.caller_number if call.record is not None else None
+    return number or f"call:{call.id}"

@@ -140,8 +140,9 @@ class AsyncContactHistory(Protocol):
 class RecordingStore(Protocol):
     def target_for(self, call_id: str, started_at: datetime) -> RecordingTarget: ...
 
-    async def finalise(self, relative_path: str) -> RecordingFacts | None:
-        """Wait for the writer to finish, then measure it; None if there is no file."""
+    async def finalise(self, relative_path: str, subject: str) -> RecordingFacts | None:
+        """Wait for the writer to finish, then measure it, then (with encryption on)
+        seal it under ``subject``'s key; None if there is no file."""
 
     async def discard(self, relative_path: str) -> None: ...
 

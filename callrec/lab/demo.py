@@ -24,6 +24,9 @@ from callrec.errors import LabError
 from callrec.lab.asterisk import AsteriskLab
 from callrec.lab.callrec_process import CallrecProcess, lab_config_text
 from callrec.lab.sipp import SippAgent, place_call
+from callrec.recordings.audio import as_file
+from callrec.recordings.configured import recording_files
+from callrec.recordings.files import RecordingFiles
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import upgrade
@@ -60,7 +63,11 @@ def run_demo(project_dir: Path, workdir: Path) -> int:
     step("the contact-history row (callrec calls --since ...):")
     subprocess.run([sys.executable, "-m", "callrec", "--config", str(config_path), "calls",
                     "--since", started.isoformat()], check=True)
-    _show_recording(lab.recordings_host_dir, record)
+    files = recording_files(config)
+    try:
+        _show_recording(files, record)
+    finally:
+        files.close()
     return 0
 
 
@@ -84,11 +91,15 @@ def _wait_for_finished_row(database_url: str, since: datetime,
     raise LabError("the call's contact-history row was not finalised in time")
 
 
-def _show_recording(recordings_dir: Path, record: CallRecord) -> None:
+def _show_recording(files: RecordingFiles, record: CallRecord) -> None:
+    """What is in the recording, read as every reader reads it: decrypted as a stream
+    when sealed (``[encryption] enabled``), never written out in plaintext."""
     if record.recording_path is None:
         raise LabError(f"the call ended as {record.outcome} with no recording")
-    path = recordings_dir / record.recording_path
-    audio, rate = soundfile.read(str(path))
+    path = files.local_path(record.recording_path)
+    sealed = files.is_sealed(record.recording_path)
+    with as_file(files.open_audio(record.recording_path)) as plaintext:
+        audio, rate = soundfile.read(plaintext)
     spectrum = np.abs(np.fft.rfft(audio))
     freqs = np.fft.rfftfreq(len(audio), 1 / rate)
     floor = float(np.median(spectrum)) or 1e-12
@@ -96,9 +107,9 @@ def _show_recording(recordings_dir: Path, record: CallRecord) -> None:
     def level(hz: float) -> float:
         return float(spectrum[np.abs(freqs - hz) <= 5].max()) / floor
 
-    step(f"the recording: {path}")
+    step(f"the recording: {path} ({'sealed: decrypted as a stream' if sealed else 'plain WAV'})")
     print(json.dumps({
-        "seconds": record.recording_seconds, "bytes": record.recording_bytes,
+        "sealed": sealed, "seconds": record.recording_seconds, "bytes": record.recording_bytes,
         "sha256": record.recording_sha256,
         "caller_tone_440Hz_vs_median": round(level(CALLER_HZ)),
         "agent_tone_1500Hz_vs_median": round(level(AGENT_HZ)),

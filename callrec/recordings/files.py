@@ -2,7 +2,12 @@
 
 Files are named ``YYYY/MM/DD/<call id>.wav`` (UTC date of the call's start, a random id):
 nothing a caller controls ever reaches a path. Asterisk writes them (MixMonitor); callrec
-only reads, measures, tightens permissions and deletes.
+reads, measures, tightens permissions, seals (with encryption on) and deletes.
+
+With a vault (``[encryption] enabled``), a finished recording is measured as plaintext
+(size, duration and SHA-256 go into the history), then sealed in place: the plaintext
+exists only while the call is being recorded. Readers open either kind of file the same
+way, through :meth:`RecordingFiles.open_audio`.
 """
 
 from __future__ import annotations
@@ -12,24 +17,59 @@ import hashlib
 import os
 import stat
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 import soundfile
+import structlog
 
+from callrec.crypto.vault import is_sealed
 from callrec.domain.history import RecordingFacts
 from callrec.domain.ports import RecordingTarget
-from callrec.errors import RecordingError
+from callrec.errors import CallrecError, RecordingError
+from callrec.recordings.audio import AudioStream, PlainFile, as_file, size_and_sha256
 
 FILE_MODE = 0o640          # owner (asterisk) and the callrec group; nobody else
 _SETTLE_SECONDS = 0.3      # size unchanged this long: the writer has let go
 _SETTLE_TIMEOUT = 5.0
 
 
+class AudioVault(Protocol):
+    """What the recordings need of :class:`callrec.crypto.vault.RecordingVault`."""
+
+    def seal(self, path: Path, recording_id: str, subject: str) -> bool: ...
+
+    def open(self, path: Path, recording_id: str) -> AudioStream: ...
+
+    def destroy_recording(self, recording_id: str) -> bool: ...
+
+    def destroy_subject(self, subject: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class RecordingFiles:
-    def __init__(self, asterisk_dir: str, local_dir: Path) -> None:
+    def __init__(self, asterisk_dir: str, local_dir: Path,
+                 vault: AudioVault | None = None) -> None:
         self._asterisk_dir = PurePosixPath(asterisk_dir)
         self._local_dir = local_dir
+        self._vault = vault
+
+    def close(self) -> None:
+        """Close the vault's key store, if any."""
+        if self._vault is not None:
+            self._vault.close()
+
+    @property
+    def local_dir(self) -> Path:
+        return self._local_dir
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether recordings are sealed (a vault is configured)."""
+        return self._vault is not None
 
     def target_for(self, call_id: str, started_at: datetime) -> RecordingTarget:
         if not call_id.isalnum():
@@ -45,8 +85,75 @@ class RecordingFiles:
                                  "directory")
         return self._local_dir.joinpath(*relative.parts)
 
-    async def finalise(self, relative_path: str) -> RecordingFacts | None:
-        return await asyncio.to_thread(self.measure, relative_path)
+    async def finalise(self, relative_path: str, subject: str) -> RecordingFacts | None:
+        return await asyncio.to_thread(self.measure_and_seal, relative_path, subject)
+
+    def measure_and_seal(self, relative_path: str, subject: str) -> RecordingFacts | None:
+        """The facts of a finished recording, then (with a vault) the file sealed.
+
+        A seal that fails leaves the plaintext and does not fail the call: the row still
+        gets its facts, and the next ``callrec serve`` (or ``callrec recordings encrypt``)
+        seals the leftover. The error is logged for the admin."""
+        facts = self.measure(relative_path)
+        if facts is not None and self._vault is not None:
+            try:
+                self.seal(relative_path, subject)
+            except CallrecError as exc:
+                structlog.get_logger("callrec.recordings").error(
+                    "recording_not_sealed", recording=relative_path, error=str(exc))
+        return facts
+
+    def seal(self, relative_path: str, subject: str) -> bool:
+        """Seal the file in place; False if it was sealed already (nothing done)."""
+        if self._vault is None:
+            raise RecordingError("encryption is not enabled ([encryption] enabled = false)")
+        path = self.local_path(relative_path)
+        if is_sealed(path):
+            return False
+        return self._vault.seal(path, relative_path, subject)
+
+    def is_sealed(self, relative_path: str) -> bool:
+        return is_sealed(self.local_path(relative_path))
+
+    def open_audio(self, relative_path: str) -> AudioStream:
+        """The recording's plaintext, from a plain or a sealed file alike.
+
+        Raises RecordingError (missing, unreadable, sealed without a vault), and the
+        vault's RecordingTampered / RecordingKeyDestroyed."""
+        path = self.local_path(relative_path)
+        while True:
+            plain = PlainFile(path)
+            try:
+                # The inode check: a file sealed (renamed over) between our open and the
+                # magic check must not be read as plaintext from the old descriptor's
+                # view of things; opening again settles it.
+                sealed = is_sealed(path)
+                same = plain.inode == path.stat().st_ino
+            except FileNotFoundError:
+                plain.close()
+                raise RecordingError(f"recording {relative_path} is missing") from None
+            except BaseException:
+                plain.close()
+                raise
+            if not sealed and same:
+                return plain
+            plain.close()
+            if sealed:
+                return self._open_sealed(path, relative_path)
+
+    def _open_sealed(self, path: Path, relative_path: str) -> AudioStream:
+        if self._vault is None:
+            raise RecordingError(f"recording {relative_path} is encrypted, and this "
+                                 "configuration has no [encryption]: it cannot be read")
+        return self._vault.open(path, relative_path)
+
+    def destroy_key(self, relative_path: str) -> bool:
+        """Destroy the recording's data key (a no-op without encryption)."""
+        return self._vault is not None and self._vault.destroy_recording(relative_path)
+
+    def destroy_subject_key(self, subject: str) -> int:
+        """Destroy a data subject's key, and with it every recording it wraps."""
+        return 0 if self._vault is None else self._vault.destroy_subject(subject)
 
     async def discard(self, relative_path: str) -> None:
         await asyncio.to_thread(self.local_path(relative_path).unlink, missing_ok=True)
@@ -61,6 +168,9 @@ class RecordingFiles:
     def measure(self, relative_path: str) -> RecordingFacts | None:
         """Size, duration and SHA-256 of a finished recording; None if it never appeared."""
         path = self.local_path(relative_path)
+        if path.is_file() and is_sealed(path):
+            # Sealed by a run that died before it wrote the row: measure the plaintext.
+            return self._measure_sealed(path, relative_path)
         try:
             settled = _wait_until_settled(path)
             if settled is None:
@@ -74,6 +184,18 @@ class RecordingFiles:
         except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
             raise RecordingError(f"cannot measure recording {relative_path}: {exc}") from exc
         return RecordingFacts(relative_path, size, round(seconds, 3), digest.hexdigest())
+
+    def _measure_sealed(self, path: Path, relative_path: str) -> RecordingFacts:
+        with closing(self._open_sealed(path, relative_path)) as stream:
+            size, sha256 = size_and_sha256(stream)
+            try:
+                with as_file(self._open_sealed(path, relative_path)) as audio:
+                    info = soundfile.info(audio)
+            except (RuntimeError, soundfile.LibsndfileError) as exc:
+                raise RecordingError(f"cannot measure recording {relative_path}: "
+                                     f"{exc}") from exc
+        seconds = info.frames / info.samplerate if info.samplerate else 0.0
+        return RecordingFacts(relative_path, size, round(seconds, 3), sha256)
 
 
 def _wait_until_settled(path: Path) -> tuple[int, float] | None:

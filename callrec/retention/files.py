@@ -1,4 +1,10 @@
-"""The recordings directory on the local disk: :class:`~callrec.retention.ports.RecordingStore`."""
+"""The recordings directory on the local disk: :class:`~callrec.retention.ports.RecordingStore`.
+
+With encryption on, deleting a recording also destroys its data key (after the unlink: a
+crash between the two leaves a key without a file, which the next purge's recovery, or
+the next deletion of the same path, destroys), so that a copy of the file in a backup
+cannot be opened with the key store as it is from then on.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callrec.errors import RecordingError
-from callrec.recordings.files import RecordingFiles
+from callrec.recordings.files import AudioVault, RecordingFiles
 from callrec.retention.ports import StoredFile
 from callrec.retention.rules import RECORDING_NAME
 
 
 class LocalRecordings:
-    def __init__(self, local_dir: Path) -> None:
+    def __init__(self, local_dir: Path, vault: AudioVault | None = None) -> None:
         self._root = local_dir
         # Reuses the one place that refuses paths leaving the directory.
-        self._paths = RecordingFiles(str(local_dir), local_dir)
+        self._paths = RecordingFiles(str(local_dir), local_dir, vault)
 
     def delete(self, path: str) -> int | None:
         local = self._paths.local_path(path)
@@ -28,10 +34,15 @@ class LocalRecordings:
                 raise RecordingError(f"{path} is not a regular file; left in place")
             local.unlink()
         except FileNotFoundError:
+            self.forget(path)
             return None
         except OSError as exc:
             raise RecordingError(f"cannot delete {path}: {exc.strerror or exc}") from None
+        self.forget(path)
         return info.st_size
+
+    def forget(self, path: str) -> None:
+        self._paths.destroy_key(path)
 
     def size(self, path: str) -> int | None:
         try:

@@ -96,6 +96,10 @@ class RecordingStore(Protocol):
         Raises RecordingError when it exists but cannot be removed, or is not a regular file.
         """
 
+    def forget(self, path: str) -> None:
+        """Destroy what could still open a deleted file's copies (its data key, with
+        encryption on); idempotent. :meth:`delete` does it too."""
+
     def size(self, path: str) -> int | None:
         """The file's size; None when missing."""
 

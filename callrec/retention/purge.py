@@ -8,7 +8,8 @@ carries a durable mark (``recording_purge_started_at``), and the mark is replace
 - between mark and unlink, or mid-batch: the next run finds marked rows first and, under
   the purge lock, settles each one by looking at the disk: file gone -> recorded as
   deleted; file still there -> mark cleared, and the row is judged afresh;
-- after the unlink and before the row update: the same recovery records the deletion.
+- after the unlink and before the row update: the same recovery records the deletion
+  (and destroys the recording's data key, with encryption on, if the run died before it).
 
 A history row is deleted only when it has no live recording, so its file always goes
 first, by the same protocol. Every step is idempotent, so a re-run converges.
@@ -139,6 +140,9 @@ class Purger:
                     report.note_problem(f"call {row.call_id}: {exc}")
                     exists = True
                 (present if exists else gone).append(row.call_id)
+                if not exists and row.recording_path is not None:
+                    # Killed between the unlink and the key's destruction, maybe.
+                    self._files.forget(row.recording_path)
             self._store.finish_deleted(gone, self._clock())
             self._store.release(present)
             report.recovered_completed += len(gone)

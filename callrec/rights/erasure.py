@@ -5,8 +5,8 @@ The protocol survives being killed at any point:
 1. *Plan* (one transaction): the calls to erase and their recording paths are written as
    an erasure job, with the request and an audit entry. From here on the job, not the
    live history, says what this erasure covers.
-2. *Delete the files*, each missing file counting as done, then make the deletions
-   durable (fsync of the directories).
+2. *Delete the files*, each with its data key (with encryption on), a missing file or
+   key counting as done, then make the deletions durable (fsync of the directories).
 3. *Finish* (one transaction): delete the planned rows (their corrections go with them),
    replace the number in the subject's requests when the whole subject was erased, write
    the tombstone, drop the job, close the request, audit.
@@ -15,6 +15,19 @@ A run that finds the job of its request resumes at step 2; a run that finds the
 request's tombstone has nothing left to do. So a killed erasure, run again, ends with
 neither a row nor a file of the subject and exactly one tombstone. Until then the job
 blocks exports of the number (some files may already be gone).
+
+With encryption on, a whole-subject erasure destroys the subject's key (every recording
+of theirs, and every copy of one in a backup, is then unreadable with the key store) once
+the checks have passed and just before the job is stored (step 1). The key is shared by
+the subject's calls: a call from the same number that ends after that moment is sealed
+under a fresh key and survives the erasure, as it should (it is not in the plan). Done
+in step 2, a re-run of a killed erasure would destroy such a fresh key again and take
+that call's audio along; done before the job exists, only a first run reaches it. A
+first run that dies between the key and the job has erased nothing yet but the
+subject's audio; run again, it plans and erases as usual. An erasure of one call
+destroys only that recording's data key: the subject's other recordings still need the
+subject key. A refusal, a legal hold (the erasure is refused) and a restriction destroy
+no key.
 """
 
 from __future__ import annotations
@@ -47,6 +60,10 @@ def erase(service: RightsService, number: str, reference: str | None,
     plan = service.store.erasure_job(request.reference)
     if plan is None:
         plan = _plan(service, number, request.reference, call_id)
+        if plan.call_id is None:
+            # Before the job is stored: a re-run resumes the job and never comes here, so
+            # it cannot destroy the fresh key of a call that ended since (docstring).
+            service.archive.forget_subject(plan.subject_number)
         service.store.start_erasure(plan, Entry(
             "rights.erase.started", service.actor.name, plan.started_at, request,
             call_id=call_id, details={"calls": len(plan.items)}))

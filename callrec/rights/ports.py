@@ -136,6 +136,11 @@ class RecordingArchive(RecordingReader, Protocol):
     def sync(self) -> None:
         """Make the deletions so far durable before the database says they happened."""
 
+    def forget_subject(self, subject: str) -> None:
+        """Destroy the data subject's key (with encryption on), so that no copy of their
+        recordings, in a backup either, can be opened with the key store from now on;
+        idempotent. :meth:`delete` destroys the one recording's data key."""
+
 
 @dataclass(frozen=True)
 class RecordingCopy:

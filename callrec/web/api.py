@@ -8,6 +8,7 @@ without its entry.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from callrec.errors import InputError, RecordingError
 from callrec.web import params
 from callrec.web.context import WebContext, context_of
 from callrec.web.middleware import require
+from callrec.web.streaming import stream_recording
 
 NOT_FOUND = "no such call"
 _GRANT = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -121,14 +123,15 @@ async def recording(request: web.Request) -> web.StreamResponse:
     # Scope is checked again: rights may have changed since the grant was made.
     record = await visible_call(request, principal, grant.call_id)
     path = await context.run(recording_file, context, record)
-    if path is None:
+    if path is None or record.recording_path is None:
         raise web.HTTPNotFound(reason="this call has no recording")
     disposition = "attachment" if grant.action is AccessAction.DOWNLOAD else "inline"
-    return web.FileResponse(path, headers={
-        "Content-Type": "audio/wav",
-        "Content-Disposition": f'{disposition}; filename="{record.id}.wav"',
-        "Cache-Control": "private, no-store",
-    })
+    # Plain or sealed alike: decrypted chunk by chunk, only the chunks the range needs.
+    return await stream_recording(
+        request, functools.partial(context.recordings.open_audio, record.recording_path),
+        record.id, {"Content-Type": "audio/wav",
+                    "Content-Disposition": f'{disposition}; filename="{record.id}.wav"',
+                    "Cache-Control": "private, no-store"})
 
 
 async def access_log(request: web.Request) -> web.StreamResponse:

@@ -15,6 +15,7 @@ from callrec.access.credentials import Passwords
 from callrec.access.grants import Grants
 from callrec.access.roles import ObjectionCheck
 from callrec.config import Config
+from callrec.recordings.configured import recording_files
 from callrec.recordings.files import RecordingFiles
 from callrec.storage.access_log_dao import SqlAccessLog
 from callrec.storage.credentials_dao import SqlCredentials
@@ -49,14 +50,17 @@ def settings_from(config: Config) -> WebSettings:
 def build_context(config: Config, database: Database, *,
                   has_objected: ObjectionCheck | None = None,
                   passwords: Passwords | None = None,
-                  clock: Callable[[], datetime] = utc_now) -> WebContext:
+                  clock: Callable[[], datetime] = utc_now,
+                  recordings: RecordingFiles | None = None) -> WebContext:
+    """Everything the web app needs; with [encryption] on, ``recordings`` holds the key
+    store (the caller closes it: :func:`serve_web` does)."""
     return WebContext(
         settings=settings_from(config),
         users=SqlUsers(database),
         credentials=SqlCredentials(database),
         calls=ScopedCalls(database, has_objected or objection_check(database)),
         access_log=SqlAccessLog(database),
-        recordings=RecordingFiles(config.recordings.asterisk_dir, config.recordings.local_dir),
+        recordings=recordings or recording_files(config),
         passwords=passwords or Passwords(),
         grants=Grants(clock),
         clock=clock,
@@ -73,9 +77,12 @@ async def serve_web(config: Config, *, stop: asyncio.Event | None = None,
     """Serve until SIGTERM/SIGINT (or ``stop``); returns an exit status."""
     log = structlog.get_logger("callrec.web")
     database = Database.open(config.database_url)
+    closing_recordings = contextlib.ExitStack()
     try:
         require_current(database)
-        app = build_app(build_context(config, database))
+        recordings = recording_files(config)
+        closing_recordings.callback(recordings.close)
+        app = build_app(build_context(config, database, recordings=recordings))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.web.host, port or config.web.port)
@@ -93,4 +100,5 @@ async def serve_web(config: Config, *, stop: asyncio.Event | None = None,
             log.info("web_stopped")
         return 0
     finally:
+        closing_recordings.close()
         database.dispose()

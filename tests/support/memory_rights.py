@@ -27,6 +27,7 @@ class MemoryArchive:
     def __init__(self, recordings: Mapping[str, bytes]) -> None:
         self.recordings = dict(recordings)
         self.synced = False
+        self.forgotten_subjects: list[str] = []
 
     def content(self, relative: str) -> RecordingContent | None:
         data = self.recordings.get(relative)
@@ -44,6 +45,9 @@ class MemoryArchive:
 
     def sync(self) -> None:
         self.synced = True
+
+    def forget_subject(self, subject: str) -> None:
+        self.forgotten_subjects.append(subject)
 
 
 class MemoryBundle:

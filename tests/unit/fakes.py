@@ -151,6 +151,7 @@ class ScriptedTelephony:
 class MemoryRecordings:
     def __init__(self) -> None:
         self.written: dict[str, RecordingFacts] = {}
+        self.subjects: dict[str, str] = {}    # relative path -> whose key sealed it
         self.discarded: list[str] = []
         self.mtimes: dict[str, datetime] = {}
 
@@ -158,7 +159,8 @@ class MemoryRecordings:
         relative = f"{started_at:%Y/%m/%d}/{call_id}.wav"
         return RecordingTarget(relative, "/spool/" + relative)
 
-    async def finalise(self, relative_path: str) -> RecordingFacts | None:
+    async def finalise(self, relative_path: str, subject: str) -> RecordingFacts | None:
+        self.subjects[relative_path] = subject
         return self.written.get(relative_path)
 
     async def discard(self, relative_path: str) -> None:
