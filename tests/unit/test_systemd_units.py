@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
-SERVICES = ("callrec.service", "callrec-purge.service")
+SERVICES = ("callrec.service", "callrec-purge.service", "callrec-keys.service")
 INSTALLED_BINARY = "/usr/local/bin/callrec"
 HARDENING = {
     "NoNewPrivileges": "yes",
@@ -52,7 +52,8 @@ def staged(tmp_path: Path) -> Path:
 
 def test_systemd_analyze_verify_accepts_every_unit(staged: Path) -> None:
     names = sorted(path.name for path in UNITS.iterdir())
-    assert names == ["callrec-purge.service", "callrec-purge.timer", "callrec.service"]
+    assert names == ["callrec-keys.service", "callrec-keys.timer", "callrec-purge.service",
+                     "callrec-purge.timer", "callrec.service"]
     result = verify(staged, *names)
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
@@ -74,7 +75,7 @@ def test_services_are_hardened(name: str) -> None:
     umask = int(service["UMask"], 8)
     assert umask & 0o007 == 0o007, "others must get no access to what callrec creates"
     assert service["ExecStart"].startswith(INSTALLED_BINARY + " ")
-    assert "/var/spool/asterisk/callrec" in service["ReadWritePaths"].split()
+    assert "-/var/lib/callrec-keys" in service["ReadWritePaths"].split()
 
 
 def test_purge_service_is_a_oneshot_purge_with_the_database_writable() -> None:
@@ -93,4 +94,21 @@ def test_timer_runs_daily_persistently_with_a_random_delay() -> None:
     assert section["OnCalendar"].startswith("*-*-* ")
     assert section["RandomizedDelaySec"]
     assert section.get("Unit", "callrec-purge.service") == "callrec-purge.service"
+    assert timer["Install"]["WantedBy"] == "timers.target"
+
+
+@pytest.mark.parametrize("name", ["callrec.service", "callrec-purge.service"])
+def test_services_that_touch_recordings_may_write_them(name: str) -> None:
+    assert "/var/spool/asterisk/callrec" in read_unit(name)["Service"]["ReadWritePaths"].split()
+
+
+def test_keys_service_rotates_when_due_then_retires() -> None:
+    """Both run each night; only the store and the master keys are writable."""
+    lines = (UNITS / "callrec-keys.service").read_text(encoding="utf-8").splitlines()
+    starts = [line.split("=", 1)[1] for line in lines if line.startswith("ExecStart=")]
+    assert starts == [f"{INSTALLED_BINARY} keys rotate --due", f"{INSTALLED_BINARY} keys retire"]
+    writable = read_unit("callrec-keys.service")["Service"]["ReadWritePaths"].split()
+    assert "-/etc/callrec/keys" in writable and "/var/spool/asterisk/callrec" not in writable
+    timer = read_unit("callrec-keys.timer")
+    assert timer["Timer"]["Persistent"] == "true"
     assert timer["Install"]["WantedBy"] == "timers.target"
