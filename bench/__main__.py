@@ -5,6 +5,7 @@
     .venv/bin/python -m bench history --sizes 1000000 10000000
     .venv/bin/python -m bench rights
     .venv/bin/python -m bench callpath --callpath-calls 600   # callrec alone, fake ARI
+    .venv/bin/python -m bench encryption       # sealing/opening recordings, one core
 
 Needs root (the lab Asterisk), SIPp and sox (``callrec lab up`` installs them), and for
 PostgreSQL a server on 127.0.0.1:5432 that lets user postgres in (database
@@ -22,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import callpath, history, load, ratios, rights
+from bench import callpath, encryption, history, load, ratios, rights
 from bench.proc import machine
 
 
@@ -66,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     for q in (p, sub.choices["run"]):
         q.add_argument("--subject-calls", type=int, default=100)
         q.add_argument("--recording-seconds", type=float, default=180.0)
+    p = sub.add_parser("encryption", help="seal_stream / PlainStream throughput and "
+                       "RecordingVault.seal per recording, on one core (no root, no lab)")
+    for q in (p, sub.choices["run"]):
+        q.add_argument("--stream-mib", type=int, default=64)
+        q.add_argument("--random-reads", type=int, default=2000)
+        q.add_argument("--seal-seconds", type=float, nargs="+", default=[180.0, 10.0],
+                       help="recording lengths to seal (8 kHz mono 16-bit WAV)")
+        q.add_argument("--seal-runs", type=int, default=50)
     args = parser.parse_args(argv)
 
     args.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -87,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.what in ("run", "rights"):
         results["rights"] = rights.bench_export(
             args.workdir / "rights", args.subject_calls, args.recording_seconds).to_json()
+        _save(args.workdir, results)
+    if args.what in ("run", "encryption"):
+        results["encryption"] = encryption.bench_encryption(
+            args.workdir / "encryption", args.stream_mib, args.random_reads,
+            args.seal_seconds, args.seal_runs)
         _save(args.workdir, results)
     if args.what in ("run", "history"):
         results["history"] = run_history(args)
@@ -193,6 +207,8 @@ def markdown(results: dict[str, Any]) -> str:
                   f"| subject | {export['calls']} | {export['recordings_mib']} "
                   f"| {export['seconds']} | {export['peak_rss_mib']} | {export['zip_mib']} "
                   f"| {export['exit_status']} |", ""]
+    if results.get("encryption"):
+        lines += encryption.markdown(results["encryption"])
     return "\n".join(lines)
 
 
