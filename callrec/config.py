@@ -34,7 +34,8 @@ _SECTION_KEYS = {
     "ari": {"url", "username", "password", "app", "requests"},
     "agi": {"host", "port"},
     "database": {"url"},
-    "recordings": {"asterisk_dir", "local_dir", "queue_context"},
+    "recordings": {"asterisk_dir", "local_dir", "queue_context", "in_progress_dir",
+                   "in_progress_asterisk_dir"},
     "numbers": {"default_country", "timezone"},
     "default": {"service"},
     "logging": {"level"},
@@ -81,6 +82,10 @@ class RecordingsConfig:
     asterisk_dir: str
     local_dir: Path
     queue_context: str = "callrec-queue"
+    # Where MixMonitor writes while the call lasts (e.g. a tmpfs), callrec's view and
+    # Asterisk's; None: in local_dir itself. docs/encryption.md, "What is sealed".
+    in_progress_dir: Path | None = None
+    in_progress_asterisk_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,7 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         # would split or rewrite the application's arguments.
         raise ConfigError("recordings.asterisk_dir",
                           f"{asterisk_dir!r}: use only letters, digits and '/_.-+'")
+    in_progress_dir, in_progress_asterisk_dir = _parse_in_progress(reader, base_dir, local_dir)
     database_url = reader.text("database.url", default=default_database_url())
     return Config(
         ari=_parse_ari(reader),
@@ -208,6 +214,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
             asterisk_dir=asterisk_dir.rstrip("/") or "/",
             local_dir=local_dir,
             queue_context=reader.safe_name("recordings.queue_context", default="callrec-queue"),
+            in_progress_dir=in_progress_dir,
+            in_progress_asterisk_dir=in_progress_asterisk_dir,
         ),
         default_region=_parse_region(reader),
         timezone=_parse_timezone(reader),
@@ -240,6 +248,30 @@ def _parse_agi_host(reader: TomlReader) -> str:
         # Asterisk reaches it through a URL in the dialplan: a host name or an address.
         raise ConfigError("agi.host", f"{host!r} is not a host name or an IP address")
     return host
+
+
+def _parse_in_progress(reader: TomlReader, base_dir: Path,
+                       local_dir: Path) -> tuple[Path | None, str | None]:
+    text = reader.get("recordings.in_progress_dir", None)
+    if text is None:
+        if reader.get("recordings.in_progress_asterisk_dir", None) is not None:
+            raise ConfigError("recordings.in_progress_asterisk_dir",
+                              "set only together with recordings.in_progress_dir")
+        return None, None
+    directory = Path(reader.text("recordings.in_progress_dir"))
+    if not directory.is_absolute():
+        directory = (base_dir / directory).resolve()
+    if directory.resolve() == local_dir.resolve() or \
+            directory.resolve().is_relative_to(local_dir.resolve()) or \
+            local_dir.resolve().is_relative_to(directory.resolve()):
+        raise ConfigError("recordings.in_progress_dir", f"{directory} must lie apart from "
+                          "recordings.local_dir (neither inside the other)")
+    seen_by_asterisk = reader.text("recordings.in_progress_asterisk_dir",
+                                   default=str(directory))
+    if not seen_by_asterisk.startswith("/") or not _DIALPLAN_SAFE_PATH.match(seen_by_asterisk):
+        raise ConfigError("recordings.in_progress_asterisk_dir", f"{seen_by_asterisk!r}: "
+                          "an absolute path of letters, digits and '/_.-+'")
+    return directory, seen_by_asterisk.rstrip("/") or "/"
 
 
 def _parse_ari(reader: TomlReader) -> AriConfig:

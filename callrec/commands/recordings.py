@@ -75,6 +75,9 @@ def format_report(report: SealReport) -> str:
              f"{report.already_sealed}, left for later (in progress or written in the last "
              f"{int(QUIET.total_seconds() // 60)} minutes) {report.in_progress}, not "
              f"recordings (left alone) {report.unrecognised}, failed {report.failed}"]
+    if report.moved_from_in_progress:
+        lines.append(f"  moved out of the in-progress directory first (left by a crash): "
+                     f"{report.moved_from_in_progress}")
     if report.changed_since_hangup:
         lines.append("  sealed, but no longer what the history's SHA-256 says (changed "
                      "since hangup: investigate): " + ", ".join(report.changed_since_hangup))

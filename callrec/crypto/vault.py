@@ -94,9 +94,14 @@ class RecordingVault:
     def close(self) -> None:
         self._store.close()
 
-    def seal(self, path: Path, recording_id: str, subject: str) -> bool:
+    def seal(self, path: Path, recording_id: str, subject: str,
+             target: Path | None = None) -> bool:
         """Seal the plaintext at ``path`` in place under ``subject``'s key; False if it
-        was sealed already (by someone else meanwhile, too)."""
+        was sealed already (by someone else meanwhile, too). With ``target`` (whose
+        directory exists), the sealed file goes there and ``path`` is removed after."""
+        if target is not None and is_sealed(target):
+            path.unlink(missing_ok=True)        # a run that died after its rename
+            return False
         try:
             descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
@@ -113,7 +118,9 @@ class RecordingVault:
             except ValueError as exc:
                 raise RecordingError(f"recording {recording_id!r}: {exc}") from None
             data_key = self._store.new_data_key(recording_id, subject, datetime.now(UTC))
-            self._write_sealed(path, descriptor, info, header, data_key)
+            self._write_sealed(target or path, descriptor, info, header, data_key)
+            if target is not None:
+                path.unlink(missing_ok=True)
             return True
         finally:
             os.close(descriptor)     # releases the lock
@@ -155,6 +162,9 @@ class RecordingVault:
                     os.fdopen(os.dup(target), "wb", buffering=1 << 20) as sealed:
                 seal_stream(plain, sealed, header, data_key)
             _same_owner_and_mode(target, info)
+            # The plaintext's times: "last written" stays true (an estimated hangup and
+            # the quiet period of leftovers read it).
+            os.utime(target, ns=(info.st_atime_ns, info.st_mtime_ns))
             os.fsync(target)
         except ValueError as exc:
             os.close(target)
@@ -166,7 +176,7 @@ class RecordingVault:
             raise
         os.close(target)
         os.replace(temporary, path)
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
 
 
 def _replaced(path: Path, opened: os.stat_result) -> bool:
@@ -183,7 +193,7 @@ def _same_owner_and_mode(descriptor: int, original: os.stat_result) -> None:
         os.fchown(descriptor, original.st_uid, original.st_gid)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -162,6 +162,8 @@ class AsteriskLab:
     """The lab's Asterisk: build, configure, start, stop and query it."""
 
     recordings_asterisk_dir = "/var/spool/asterisk/callrec"
+    # A separate in-progress directory ([recordings] in_progress_dir), for its tests.
+    in_progress_asterisk_dir = "/var/spool/asterisk/callrec-live"
     ari_url = "http://127.0.0.1:8088"
     ari_username = "callrec"
     # The example password of callrec.example.toml: the lab listens on loopback only.
@@ -172,6 +174,7 @@ class AsteriskLab:
         root = root or Path(os.environ.get(LAB_DIR_ENV) or DEFAULT_LAB_ROOT)
         self.root, self.chroot = root, root / "sid"
         self.recordings_host_dir = self.chroot / self.recordings_asterisk_dir.lstrip("/")
+        self.in_progress_host_dir = self.chroot / self.in_progress_asterisk_dir.lstrip("/")
         self.log_path = root / "asterisk.log"
         self.messages_log = self.chroot / "var/log/asterisk/messages.log"
         # The modules.conf the running Asterisk started with.
@@ -318,7 +321,8 @@ class AsteriskLab:
         run_dir = self.chroot / "run/asterisk"
         for path, mode in ((run_dir, 0o755), (self.recordings_host_dir, 0o750),
                            (self.recordings_host_dir / "failopen", 0o750),
-                           (self.recordings_host_dir / "bench", 0o750)):
+                           (self.recordings_host_dir / "bench", 0o750),
+                           (self.in_progress_host_dir, 0o750)):
             path.mkdir(parents=True, exist_ok=True)
             os.chown(path, uid, gid)
             # Recordings are personal data: other local users are kept out.

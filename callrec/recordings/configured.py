@@ -7,6 +7,7 @@ from callrec.config import Config
 from callrec.crypto.vault import RecordingVault
 from callrec.errors import ConfigError
 from callrec.recordings.files import RecordingFiles
+from callrec.recordings.in_progress import InProgressDir
 
 
 def vault_for(config: Config) -> RecordingVault | None:
@@ -15,8 +16,14 @@ def vault_for(config: Config) -> RecordingVault | None:
 
 
 def recording_files(config: Config) -> RecordingFiles:
-    return RecordingFiles(config.recordings.asterisk_dir, config.recordings.local_dir,
-                          vault_for(config))
+    recordings = config.recordings
+    in_progress = None
+    if recordings.in_progress_dir is not None:
+        in_progress = InProgressDir(
+            recordings.in_progress_asterisk_dir or str(recordings.in_progress_dir),
+            recordings.in_progress_dir)
+    return RecordingFiles(recordings.asterisk_dir, recordings.local_dir, vault_for(config),
+                          in_progress)
 
 
 def require_encryption(config: Config) -> None:

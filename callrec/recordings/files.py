@@ -13,12 +13,13 @@ way, through :meth:`RecordingFiles.open_audio`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import stat
 import time
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
@@ -30,6 +31,14 @@ from callrec.domain.history import RecordingFacts
 from callrec.domain.ports import RecordingTarget
 from callrec.errors import CallrecError, RecordingError
 from callrec.recordings.audio import AudioStream, PlainFile, as_file, size_and_sha256
+from callrec.recordings.in_progress import (
+    InProgressDir,
+    log_kept,
+    make_parents,
+    move_into,
+    quiet_files,
+    stale_copy,
+)
 
 FILE_MODE = 0o640          # owner (asterisk) and the callrec group; nobody else
 _SETTLE_SECONDS = 0.3      # size unchanged this long: the writer has let go
@@ -39,7 +48,8 @@ _SETTLE_TIMEOUT = 5.0
 class AudioVault(Protocol):
     """What the recordings need of :class:`callrec.crypto.vault.RecordingVault`."""
 
-    def seal(self, path: Path, recording_id: str, subject: str) -> bool: ...
+    def seal(self, path: Path, recording_id: str, subject: str,
+             target: Path | None = None) -> bool: ...
 
     def open(self, path: Path, recording_id: str) -> AudioStream: ...
 
@@ -52,10 +62,12 @@ class AudioVault(Protocol):
 
 class RecordingFiles:
     def __init__(self, asterisk_dir: str, local_dir: Path,
-                 vault: AudioVault | None = None) -> None:
+                 vault: AudioVault | None = None,
+                 in_progress: InProgressDir | None = None) -> None:
         self._asterisk_dir = PurePosixPath(asterisk_dir)
         self._local_dir = local_dir
         self._vault = vault
+        self._in_progress = in_progress
 
     def close(self) -> None:
         """Close the vault's key store, if any."""
@@ -75,15 +87,27 @@ class RecordingFiles:
         if not call_id.isalnum():
             raise RecordingError(f"refusing a recording name from id {call_id!r}")
         relative = f"{started_at.astimezone(UTC):%Y/%m/%d}/{call_id}.wav"
-        return RecordingTarget(relative, str(self._asterisk_dir / relative))
+        written_in = self._asterisk_dir if self._in_progress is None \
+            else PurePosixPath(self._in_progress.asterisk_dir)
+        return RecordingTarget(relative, str(written_in / relative))
 
     def local_path(self, relative_path: str) -> Path:
         """Where callrec reads a stored relative path; refuses anything leaving the dir."""
-        relative = PurePosixPath(relative_path)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            raise RecordingError(f"recording path {relative_path!r} leaves the recordings "
-                                 "directory")
-        return self._local_dir.joinpath(*relative.parts)
+        return self._local_dir.joinpath(*_checked(relative_path).parts)
+
+    def live_path(self, relative_path: str) -> Path | None:
+        """Where MixMonitor writes the file while its call lasts, if not local_path."""
+        if self._in_progress is None:
+            return None
+        return self._in_progress.path(_checked(relative_path))
+
+    def _current_path(self, relative_path: str) -> Path:
+        """The in-progress file while there is one (or nothing yet: MixMonitor will write
+        it there), else the file in the recordings directory."""
+        final, live = self.local_path(relative_path), self.live_path(relative_path)
+        if live is not None and (live.exists() or not final.exists()):
+            return live
+        return final
 
     async def finalise(self, relative_path: str, subject: str) -> RecordingFacts | None:
         return await asyncio.to_thread(self.measure_and_seal, relative_path, subject)
@@ -95,13 +119,61 @@ class RecordingFiles:
         gets its facts, and the next ``callrec serve`` (or ``callrec recordings encrypt``)
         seals the leftover. The error is logged for the admin."""
         facts = self.measure(relative_path)
-        if facts is not None and self._vault is not None:
+        live = self.live_path(relative_path)
+        if facts is not None and live is not None and live.exists():
+            self._settle_live(relative_path, live, subject)
+        elif facts is not None and self._vault is not None:
             try:
                 self.seal(relative_path, subject)
             except CallrecError as exc:
                 structlog.get_logger("callrec.recordings").error(
                     "recording_not_sealed", recording=relative_path, error=str(exc))
         return facts
+
+    def _settle_live(self, relative_path: str, live: Path, subject: str) -> None:
+        """Seal (or, without a vault, move) the in-progress file into the recordings
+        directory. A failed seal moves the plaintext (sealed later as a leftover) rather
+        than leave it on a tmpfs that a reboot empties; a failed move leaves it where it
+        is, for :meth:`settle_in_progress` at the next start."""
+        final = self.local_path(relative_path)
+        log = structlog.get_logger("callrec.recordings")
+        try:
+            make_parents(final, self._local_dir)
+            if self._vault is not None:
+                try:
+                    self._vault.seal(live, relative_path, subject, target=final)
+                    return
+                except CallrecError as exc:
+                    log.error("recording_not_sealed", recording=relative_path,
+                              error=str(exc))
+            move_into(live, final, self._local_dir)
+        except (CallrecError, OSError) as exc:
+            log.error("recording_left_in_progress", recording=relative_path,
+                      error=str(exc))
+
+    def settle_in_progress(self, quiet: timedelta) -> int:
+        """Move into the recordings directory what a crash left in the in-progress
+        directory (nobody has written it for ``quiet``), and remove the copies a crash
+        after a finished seal left; how many files. The leftover sealing seals them."""
+        if self._in_progress is None:
+            return 0
+        settled = 0
+        for relative in quiet_files(self._in_progress, quiet):
+            live, final = self._in_progress.path(relative), self.local_path(str(relative))
+            try:
+                if stale_copy(live, final):
+                    live.unlink()
+                elif final.exists():
+                    log_kept(relative, "a different file of that name is in the "
+                                       "recordings directory")
+                    continue
+                else:
+                    move_into(live, final, self._local_dir)
+            except (CallrecError, OSError) as exc:
+                log_kept(relative, str(exc))
+                continue
+            settled += 1
+        return settled
 
     def seal(self, relative_path: str, subject: str) -> bool:
         """Seal the file in place; False if it was sealed already (nothing done)."""
@@ -156,18 +228,25 @@ class RecordingFiles:
         return 0 if self._vault is None else self._vault.destroy_subject(subject)
 
     async def discard(self, relative_path: str) -> None:
-        await asyncio.to_thread(self.local_path(relative_path).unlink, missing_ok=True)
+        await asyncio.to_thread(self._discard, relative_path)
+
+    def _discard(self, relative_path: str) -> None:
+        self.local_path(relative_path).unlink(missing_ok=True)
+        live = self.live_path(relative_path)
+        if live is not None:
+            live.unlink(missing_ok=True)
 
     async def last_written(self, relative_path: str) -> datetime | None:
         try:
-            stamp = (await asyncio.to_thread(self.local_path(relative_path).stat)).st_mtime
+            path = self._current_path(relative_path)
+            stamp = (await asyncio.to_thread(path.stat)).st_mtime
         except FileNotFoundError:
             return None
         return datetime.fromtimestamp(stamp, UTC)
 
     def measure(self, relative_path: str) -> RecordingFacts | None:
         """Size, duration and SHA-256 of a finished recording; None if it never appeared."""
-        path = self.local_path(relative_path)
+        path = self._current_path(relative_path)
         if path.is_file() and is_sealed(path):
             # Sealed by a run that died before it wrote the row: measure the plaintext.
             return self._measure_sealed(path, relative_path)
@@ -176,7 +255,10 @@ class RecordingFiles:
             if settled is None:
                 return None
             size, seconds = settled
-            os.chmod(path, FILE_MODE)
+            with contextlib.suppress(PermissionError):
+                # Not the owner (callrec runs as its own user; Asterisk wrote the file):
+                # Asterisk's umask 0007 already kept other users out (docs/encryption.md).
+                os.chmod(path, FILE_MODE)
             digest = hashlib.sha256()
             with path.open("rb") as file:
                 for block in iter(lambda: file.read(1 << 20), b""):
@@ -240,3 +322,11 @@ def _duration(path: Path, size: int) -> float | None:
     if info.frames <= 0 or not info.samplerate:
         return None
     return float(info.frames / info.samplerate)
+
+
+def _checked(relative_path: str) -> PurePosixPath:
+    relative = PurePosixPath(relative_path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise RecordingError(f"recording path {relative_path!r} leaves the recordings "
+                             "directory")
+    return relative

@@ -58,6 +58,7 @@ class SealReport:
     in_progress: int = 0          # a live call's file, or one written too recently
     unrecognised: int = 0         # not a recording name: left alone
     failed: int = 0
+    moved_from_in_progress: int = 0   # a crash's files, out of [recordings] in_progress_dir
     changed_since_hangup: list[str] = field(default_factory=list)  # sealed, hash differs
     problems: list[str] = field(default_factory=list)
 
@@ -69,7 +70,8 @@ class SealReport:
     def to_json(self) -> dict[str, object]:
         return {"sealed": self.sealed, "already_sealed": self.already_sealed,
                 "in_progress": self.in_progress, "unrecognised": self.unrecognised,
-                "failed": self.failed, "changed_since_hangup": self.changed_since_hangup,
+                "failed": self.failed, "moved_from_in_progress": self.moved_from_in_progress,
+                "changed_since_hangup": self.changed_since_hangup,
                 "problems": self.problems}
 
 
@@ -85,6 +87,7 @@ def seal_leftovers(files: RecordingFiles, walk: FileWalk, calls: CallLookup,
                    stop: Callable[[], bool] = lambda: False) -> SealReport:
     """Seal every plaintext recording nobody writes any more; see the module docstring."""
     report = SealReport()
+    report.moved_from_in_progress = files.settle_in_progress(QUIET)
     candidates = list(walk.walk())
     progress.start(len(candidates))
     try:
@@ -154,8 +157,13 @@ def seal_verified(files: RecordingFiles, leftover: Leftover, report: SealReport)
 async def sealing_leftovers(files: RecordingFiles, walk: FileWalk, calls: CallLookup,
                             clock: Callable[[], datetime]) -> AsyncIterator[None]:
     """While the body runs, seal the leftovers in a thread of their own (calls go on);
-    on exit, stop between two files and wait for that one. Without a vault: nothing."""
+    on exit, stop between two files and wait for that one. Without a vault, only what
+    a crash left in the in-progress directory is moved into the recordings directory."""
     if not files.encrypted:
+        moved = await asyncio.to_thread(files.settle_in_progress, QUIET)
+        if moved:
+            structlog.get_logger("callrec.recordings").info("in_progress_files_moved",
+                                                            moved=moved)
         yield
         return
     stop = threading.Event()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from contextlib import closing
@@ -92,3 +93,57 @@ def test_a_recorded_call_ends_sealed_and_decrypts_to_both_directions(
     finally:
         files.close()
         leftover.unlink(missing_ok=True)
+
+
+def watch_for_plaintext(directory: Path, found: list[Path], stop: threading.Event) -> None:
+    """Record every unsealed recording that shows up under ``directory`` meanwhile."""
+    while not stop.is_set():
+        for path in directory.rglob("*.wav"):
+            if path not in found and path.is_file() and not is_sealed(path):
+                found.append(path)
+        time.sleep(0.05)
+
+
+def test_with_an_in_progress_dir_the_recordings_dir_never_holds_plaintext(
+        start_callrec: Callable[..., Callrec], agents: Agents, lab: AsteriskLab,
+        tmp_path: Path) -> None:
+    lab.in_progress_host_dir.mkdir(exist_ok=True)     # made by `callrec lab up`
+    assert not [p for p in lab.in_progress_host_dir.rglob("*") if p.is_file()]
+    section = encryption_toml(tmp_path / "keys")
+    settings = (f'[recordings]\nin_progress_dir = "{lab.in_progress_host_dir}"\n'
+                f'in_progress_asterisk_dir = "{lab.in_progress_asterisk_dir}"\n')
+    running = start_callrec(f"sqlite:///{tmp_path / 'state' / 'callrec.db'}",
+                            lambda text: text.replace("[recordings]\n", settings, 1) + section)
+    before = set(running.lab.recordings_host_dir.rglob("*.wav"))
+    on_disk: list[Path] = []
+    in_progress: list[Path] = []
+    stop = threading.Event()
+    watchers = [threading.Thread(target=watch_for_plaintext, args=(where, seen, stop))
+                for where, seen in ((running.lab.recordings_host_dir, on_disk),
+                                    (lab.in_progress_host_dir, in_progress))]
+    for watcher in watchers:
+        watcher.start()
+    try:
+        call("0201234500", "0401234567", "Matti", notice_seconds("fi") + 1 + TALK,
+             tmp_path / "sipp")
+        row = running.one_finished_row()
+    finally:
+        stop.set()
+        for watcher in watchers:
+            watcher.join()
+    assert row.recording_path is not None
+    # MixMonitor wrote it in the in-progress dir; the recordings dir only ever saw it sealed.
+    assert [p.name for p in in_progress] == [f"{row.id}.wav"]
+    assert [p for p in on_disk if p not in before] == []
+    path = running.recording(row)
+    assert is_sealed(path)
+    assert not [p for p in lab.in_progress_host_dir.rglob("*") if p.is_file()]
+    files = recording_files(load_config(running.config_path))
+    try:
+        plaintext = decrypted(files, row.recording_path)
+    finally:
+        files.close()
+    assert hashlib.sha256(plaintext).hexdigest() == row.recording_sha256
+    listen = tmp_path / "decrypted.wav"
+    listen.write_bytes(plaintext)
+    assert_tones(listen, present=[CALLER_HZ, AGENT1_HZ], absent=[AGENT2_HZ, NOBODY_HZ])

@@ -78,6 +78,18 @@ def history_backup(database: Database, number: str) -> dict[str, str]:
             for call in SqlRights(database).calls_of(number) if call.recording_path}
 
 
+def assert_key_store_backup_ages_out(config_path: Path, keys_backup: Path, backup: Path,
+                                     mine: dict[str, str], tmp_path: Path) -> None:
+    """The key-store backup from before still opens the subject's old copies within the
+    backup window, and no longer once it has passed and rotation and retirement ran."""
+    with vault_with_store(config_path, keys_backup) as old_keys:
+        assert all(yields(old_keys, backup, path, sha) for path, sha in mine.items())
+    rotate_and_retire(config_path, after=timedelta(days=36))
+    restored = restore_key_store(config_path, keys_backup, tmp_path / "restored-keys")
+    with vault_with_store(config_path, restored) as old_keys:
+        assert [p for p, sha in mine.items() if yields(old_keys, backup, p, sha)] == []
+
+
 def aged_archive(cli: Cli, seeder: Seeder, recordings: Path) -> None:
     seed_subject(seeder)
     for path in recordings.rglob("*.wav"):
@@ -109,14 +121,7 @@ def test_an_erased_subject_is_unreadable_in_old_backups(
         assert all(yields(files, recordings, path, sha) for path, sha in theirs.items())
     finally:
         files.close()
-    # The key-store backup from before still opens them, within the backup window...
-    with vault_with_store(config_path, keys_backup) as old_keys:
-        assert all(yields(old_keys, backup, path, sha) for path, sha in mine.items())
-    # ...and no longer once the window has passed and rotation and retirement have run.
-    rotate_and_retire(config_path, after=timedelta(days=36))
-    restored = restore_key_store(config_path, keys_backup, tmp_path / "restored-keys")
-    with vault_with_store(config_path, restored) as old_keys:
-        assert [p for p, sha in mine.items() if yields(old_keys, backup, p, sha)] == []
+    assert_key_store_backup_ages_out(config_path, keys_backup, backup, mine, tmp_path)
     files = recording_files(load_config(config_path))
     try:
         assert all(yields(files, recordings, path, sha) for path, sha in theirs.items())
@@ -235,9 +240,4 @@ def test_a_purged_recording_is_unreadable_in_old_backups(
         assert [p for p, sha in mine.items() if yields(files, backup, p, sha)] == []
     finally:
         files.close()
-    with vault_with_store(config_path, keys_backup) as old_keys:
-        assert all(yields(old_keys, backup, path, sha) for path, sha in mine.items())
-    rotate_and_retire(config_path, after=timedelta(days=36))
-    restored = restore_key_store(config_path, keys_backup, tmp_path / "restored-keys")
-    with vault_with_store(config_path, restored) as old_keys:
-        assert [p for p, sha in mine.items() if yields(old_keys, backup, p, sha)] == []
+    assert_key_store_backup_ages_out(config_path, keys_backup, backup, mine, tmp_path)
