@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--talk", type=float, default=3.0)
         p.add_argument("--warmup", type=int, default=10)
         p.add_argument("--paths", nargs="+", default=["floor", "callrec"],
-                       choices=["floor", "callrec", "callrec-http"],
+                       choices=["floor", "callrec", "callrec-http", "callrec-encrypted"],
                        help="run in this order each round; callrec-http: callrec with "
                             "[ari] requests = \"http\" (default: floor callrec)")
         p.add_argument("--rounds", type=int, default=1,
@@ -174,6 +174,9 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {run['peak_concurrent']} | {_pct(run['invite_to_200_ms'])} "
                 f"| {_pct(run['entry_to_notice_ms'])} | {run['asterisk_ms_per_call']:.1f} "
                 f"| {callrec_cpu} | {rss} | {run['total_ms_per_call']:.1f} | {ratio} |")
+            if run.get("seal_after_hangup_s"):
+                lines.append(f"| ↳ hang-up → sealed file, s (p50 / p99 / max) "
+                             f"| {encryption.delays_text(run['seal_after_hangup_s'])} |")
             if run["problems"]:
                 lines.append(f"| ↳ problems | {'; '.join(run['problems'])} |")
         lines.append("")

@@ -339,3 +339,46 @@ def markdown(result: dict[str, Any]) -> list[str]:
                      f"| {r['cpu_ratio_to_floor']} / {r['wall_ratio_to_floor']} |")
     lines.append("")
     return lines
+
+
+# ---- bench load's callrec-encrypted path ----------------------------------------------
+
+def bench_encryption_toml(keys_dir: Path) -> str:
+    """The [encryption] section of the callrec-encrypted load run: a key file and a key
+    store of its own (apart from the bench's SQLite history, as callrec insists)."""
+    return (f'\n[encryption]\nenabled = true\nkey_store = "{keys_dir / "store" / "keys.sqlite"}"\n'
+            f'master_key_file = "{keys_dir / "master" / "master.keys"}"\n')
+
+
+def seal_delays(recordings: Path, rows: list[dict[str, Any]],
+                problems: list[str]) -> dict[str, float]:
+    """Seconds from each call's end (the row's ended_at) to its sealed file (the file's
+    ctime: the rename that put the sealed copy in place; the seal keeps the mtime)."""
+    from callrec.crypto.vault import is_sealed
+
+    delays: list[float] = []
+    unsealed = 0
+    for row in rows:
+        if not row.get("recording_path") or not row.get("ended_at"):
+            continue
+        path = recordings / row["recording_path"]
+        if not is_sealed(path):
+            unsealed += 1
+            continue
+        ended = row["ended_at"]
+        ended_at = ended if isinstance(ended, datetime) else datetime.fromisoformat(str(ended))
+        if ended_at.tzinfo is None:
+            ended_at = ended_at.replace(tzinfo=UTC)
+        delays.append(path.stat().st_ctime - ended_at.timestamp())
+    if unsealed:
+        problems.append(f"{unsealed} recordings not sealed")
+    if not delays:
+        return {}
+    ordered = sorted(delays)
+    return {"n": len(ordered), "p50": round(statistics.median(ordered), 3),
+            "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3),
+            "max": round(ordered[-1], 3)}
+
+
+def delays_text(delays: dict[str, float]) -> str:
+    return f"{delays['p50']} / {delays['p99']} / {delays['max']} (n = {int(delays['n'])})"

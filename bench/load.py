@@ -42,6 +42,7 @@ from typing import Any
 import soundfile
 from sqlalchemy import text
 
+from bench import encryption
 from bench.proc import CpuSample, cpu_seconds, status_kib
 from callrec.errors import LabError
 from callrec.lab.asterisk import AsteriskLab
@@ -89,7 +90,7 @@ class LoadSettings:
 
 @dataclass
 class RunResult:
-    path: str                  # "floor", "callrec" or "callrec-http"
+    path: str                  # "floor", "callrec", "callrec-http" or "callrec-encrypted"
     dialled: str
     settings: dict[str, Any]
     attempted: int = 0
@@ -107,6 +108,7 @@ class RunResult:
     callrec_peak_rss_mib: float | None = None
     history_rows: int | None = None
     history_rows_answered: int | None = None
+    seal_after_hangup_s: dict[str, float] = field(default_factory=dict)  # callrec-encrypted
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -177,6 +179,9 @@ class LoadBench:
         self.http_config_path = self.workdir / "callrec-bench-http.toml"
         self.http_config_path.write_text(replace_once(
             config, {'requests = "websocket"': 'requests = "http"'}, self.config_path), "utf-8")
+        self.encrypted_config_path = self.workdir / "callrec-bench-encrypted.toml"
+        self.encrypted_config_path.write_text(
+            config + encryption.bench_encryption_toml(self.workdir / "keys"), "utf-8")
         upgrade(self.database_url)
 
     # ---- one run ----
@@ -189,8 +194,10 @@ class LoadBench:
         rundir = self.workdir / f"{path}-{datetime.now():%H%M%S}"
         rundir.mkdir()
         server = None
-        if path in ("callrec", "callrec-http"):
-            config = self.http_config_path if path == "callrec-http" else self.config_path
+        if path in ("callrec", "callrec-http", "callrec-encrypted"):
+            config = {"callrec-http": self.http_config_path,
+                      "callrec-encrypted": self.encrypted_config_path}.get(path,
+                                                                           self.config_path)
             server = CallrecProcess(config, rundir / "callrec.log", self.lab)
             server.start()
         asterisk_pid = self.lab.status().pid
@@ -229,6 +236,9 @@ class LoadBench:
                 result.history_rows = len(measured)
                 result.history_rows_answered = sum(
                     1 for r in measured if r["outcome"] == "answered")
+                if path == "callrec-encrypted":
+                    result.seal_after_hangup_s = encryption.seal_delays(
+                        self.lab.recordings_host_dir, measured, result.problems)
                 if not self.keep_recordings:  # the warm-up calls' recordings too
                     self._remove_callrec_recordings(rows)
         finally:
