@@ -42,7 +42,8 @@ def run_demo(project_dir: Path, workdir: Path) -> int:
     lab.up()
     config_path = workdir / "callrec.toml"
     config_path.write_text(lab_config_text(project_dir / "callrec.example.toml", lab,
-                                           f"sqlite:///{workdir / 'callrec.db'}"), "utf-8")
+                                           f"sqlite:///{workdir / 'callrec.db'}")
+                           + demo_encryption(workdir / "keys"), "utf-8")
     config = load_config(config_path)
     step(f"database {config.database_url}: migrated to {upgrade(config.database_url)}")
     server = CallrecProcess(config_path, workdir / "callrec.log", lab)
@@ -73,6 +74,14 @@ def run_demo(project_dir: Path, workdir: Path) -> int:
 
 def step(text: str) -> None:
     print(f"\n==> {text}", flush=True)
+
+
+def demo_encryption(keys_dir: Path) -> str:
+    """Encryption at rest on, as docs/encryption.md turns it on: the demo's recording is
+    sealed when the call ends and read back decrypted as a stream."""
+    return (f'\n[encryption]\nenabled = true\n'
+            f'key_store = "{keys_dir / "store" / "keys.sqlite"}"\n'
+            f'master_key_file = "{keys_dir / "master" / "master.keys"}"\n')
 
 
 def _wait_for_finished_row(database_url: str, since: datetime,
