@@ -343,13 +343,6 @@ def markdown(result: dict[str, Any]) -> list[str]:
 
 # ---- bench load's callrec-encrypted path ----------------------------------------------
 
-def bench_encryption_toml(keys_dir: Path) -> str:
-    """The [encryption] section of the callrec-encrypted load run: a key file and a key
-    store of its own (apart from the bench's SQLite history, as callrec insists)."""
-    return (f'\n[encryption]\nenabled = true\nkey_store = "{keys_dir / "store" / "keys.sqlite"}"\n'
-            f'master_key_file = "{keys_dir / "master" / "master.keys"}"\n')
-
-
 def seal_delays(recordings: Path, rows: list[dict[str, Any]],
                 problems: list[str]) -> dict[str, float]:
     """Seconds from each call's end (the row's ended_at) to its sealed file (the file's

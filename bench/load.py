@@ -46,7 +46,12 @@ from bench import encryption
 from bench.proc import CpuSample, cpu_seconds, status_kib
 from callrec.errors import LabError
 from callrec.lab.asterisk import AsteriskLab
-from callrec.lab.callrec_process import CallrecProcess, lab_config_text, replace_once
+from callrec.lab.callrec_process import (
+    CallrecProcess,
+    encryption_section,
+    lab_config_text,
+    replace_once,
+)
 from callrec.lab.sipp import (
     make_tone,
     render_agent_scenario,
@@ -181,7 +186,7 @@ class LoadBench:
             config, {'requests = "websocket"': 'requests = "http"'}, self.config_path), "utf-8")
         self.encrypted_config_path = self.workdir / "callrec-bench-encrypted.toml"
         self.encrypted_config_path.write_text(
-            config + encryption.bench_encryption_toml(self.workdir / "keys"), "utf-8")
+            config + encryption_section(self.workdir / "keys"), "utf-8")
         upgrade(self.database_url)
 
     # ---- one run ----

@@ -43,6 +43,20 @@ def lab_config_text(example: Path, lab: AsteriskLab, database_url: str) -> str:
     return text
 
 
+def key_paths(keys_dir: Path) -> tuple[Path, Path]:
+    """(key store, master key file) of a lab configuration: two directories of their own
+    under ``keys_dir``, as docs/encryption.md asks of a real installation."""
+    return keys_dir / "store" / "keys.sqlite", keys_dir / "master" / "master.keys"
+
+
+def encryption_section(keys_dir: Path, enabled: bool = True) -> str:
+    """An ``[encryption]`` section for the demo, the benchmarks and the tests."""
+    store, master = key_paths(keys_dir)
+    return (f"\n[encryption]\nenabled = {'true' if enabled else 'false'}\n"
+            f'key_store = "{store}"\nmaster_key_file = "{master}"\n'
+            "keystore_backup_days = 30\n")
+
+
 class CallrecProcess:
     """``callrec --config FILE serve`` in the background, its log in a file."""
 

@@ -22,7 +22,7 @@ from callrec.config import load_config
 from callrec.domain.history import CallRecord
 from callrec.errors import LabError
 from callrec.lab.asterisk import AsteriskLab
-from callrec.lab.callrec_process import CallrecProcess, lab_config_text
+from callrec.lab.callrec_process import CallrecProcess, encryption_section, lab_config_text
 from callrec.lab.sipp import SippAgent, place_call
 from callrec.recordings.audio import as_file
 from callrec.recordings.configured import recording_files
@@ -43,7 +43,7 @@ def run_demo(project_dir: Path, workdir: Path) -> int:
     config_path = workdir / "callrec.toml"
     config_path.write_text(lab_config_text(project_dir / "callrec.example.toml", lab,
                                            f"sqlite:///{workdir / 'callrec.db'}")
-                           + demo_encryption(workdir / "keys"), "utf-8")
+                           + encryption_section(workdir / "keys"), "utf-8")
     config = load_config(config_path)
     step(f"database {config.database_url}: migrated to {upgrade(config.database_url)}")
     server = CallrecProcess(config_path, workdir / "callrec.log", lab)
@@ -74,14 +74,6 @@ def run_demo(project_dir: Path, workdir: Path) -> int:
 
 def step(text: str) -> None:
     print(f"\n==> {text}", flush=True)
-
-
-def demo_encryption(keys_dir: Path) -> str:
-    """Encryption at rest on, as docs/encryption.md turns it on: the demo's recording is
-    sealed when the call ends and read back decrypted as a stream."""
-    return (f'\n[encryption]\nenabled = true\n'
-            f'key_store = "{keys_dir / "store" / "keys.sqlite"}"\n'
-            f'master_key_file = "{keys_dir / "master" / "master.keys"}"\n')
 
 
 def _wait_for_finished_row(database_url: str, since: datetime,

@@ -4,7 +4,6 @@ and configurations with an ``[encryption]`` section (nothing faked: the same
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,14 +16,10 @@ from callrec.config import load_config
 from callrec.crypto.keystore import KeyStore
 from callrec.crypto.masters import KeyFileMasters
 from callrec.crypto.vault import RecordingVault
+from callrec.lab.callrec_process import encryption_section, key_paths
 from callrec.recordings.configured import recording_files
 from callrec.recordings.files import RecordingFiles
 from tests.support.rights import write_config
-
-
-def key_paths(keys_dir: Path) -> tuple[Path, Path]:
-    """(key store, master key file): in two directories, as docs/encryption.md asks."""
-    return keys_dir / "store" / "keys.sqlite", keys_dir / "master" / "master.keys"
 
 
 def new_vault(keys_dir: Path) -> RecordingVault:
@@ -35,11 +30,7 @@ def new_vault(keys_dir: Path) -> RecordingVault:
 
 
 def encryption_toml(keys_dir: Path, enabled: bool = True) -> str:
-    store_path, master_file = key_paths(keys_dir)
-    return (f"\n[encryption]\nenabled = {json.dumps(enabled)}\n"
-            f"key_store = {json.dumps(str(store_path))}\n"
-            f"master_key_file = {json.dumps(str(master_file))}\n"
-            "keystore_backup_days = 30\n")
+    return encryption_section(keys_dir, enabled)
 
 
 def init_keys(config_path: Path) -> None:
