@@ -16,6 +16,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callrec.config_pause import (
+    AMI_KEYS,
+    PAUSE_KEYS,
+    AmiConfig,
+    PauseConfig,
+    parse_ami,
+    parse_pause,
+)
 from callrec.config_reader import LANGUAGES, SAFE_NAME, TomlReader, reject_unknown
 from callrec.domain.services import ON_OBJECTION, Retention, ServiceConfig
 from callrec.errors import ConfigError
@@ -30,6 +38,8 @@ _LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 # The keys each top-level table may hold; [services.*] are checked in _parse_services.
 _SECTION_KEYS = {
     "ari": {"url", "username", "password", "app", "requests"},
+    "ami": AMI_KEYS,
+    "pause": PAUSE_KEYS,
     "agi": {"host", "port"},
     "database": {"url"},
     "recordings": {"asterisk_dir", "local_dir", "queue_context"},
@@ -118,6 +128,8 @@ class Config:
     rights_officers: tuple[str, ...] = ()
     web: WebConfig = field(default_factory=WebConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    ami: AmiConfig | None = None       # None: no [ami], recordings cannot be paused
+    pause: PauseConfig = field(default_factory=PauseConfig)
     source: Path | None = field(default=None, compare=False)
 
     def service_for_number(self, dialled: str) -> tuple[ServiceConfig, bool]:
@@ -213,6 +225,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
             "retention.orphan_grace", reader.get("retention.orphan_grace", "7 days"))),
         rights_officers=_parse_officers(reader),
         web=_parse_web(reader),
+        ami=parse_ami(reader),
+        pause=parse_pause(reader),
     )
 
 
