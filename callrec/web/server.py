@@ -14,12 +14,15 @@ from aiohttp import web
 from callrec.access.credentials import Passwords
 from callrec.access.grants import Grants
 from callrec.access.roles import ObjectionCheck
+from callrec.calls.pausing import Pausing, build_pausing
 from callrec.config import Config
+from callrec.pause.service import PauseService
 from callrec.recordings.files import RecordingFiles
 from callrec.storage.access_log_dao import SqlAccessLog
 from callrec.storage.credentials_dao import SqlCredentials
 from callrec.storage.db import Database
 from callrec.storage.migrate import require_current
+from callrec.storage.pauses_dao import ToThread
 from callrec.storage.rights_dao import SqlRights
 from callrec.storage.scoped_calls_dao import ScopedCalls
 from callrec.storage.users_dao import SqlUsers
@@ -49,7 +52,8 @@ def settings_from(config: Config) -> WebSettings:
 def build_context(config: Config, database: Database, *,
                   has_objected: ObjectionCheck | None = None,
                   passwords: Passwords | None = None,
-                  clock: Callable[[], datetime] = utc_now) -> WebContext:
+                  clock: Callable[[], datetime] = utc_now,
+                  pausing: PauseService | None = None) -> WebContext:
     return WebContext(
         settings=settings_from(config),
         users=SqlUsers(database),
@@ -60,6 +64,7 @@ def build_context(config: Config, database: Database, *,
         passwords=passwords or Passwords(),
         grants=Grants(clock),
         clock=clock,
+        pausing=pausing,
     )
 
 
@@ -73,9 +78,12 @@ async def serve_web(config: Config, *, stop: asyncio.Event | None = None,
     """Serve until SIGTERM/SIGINT (or ``stop``); returns an exit status."""
     log = structlog.get_logger("callrec.web")
     database = Database.open(config.database_url)
+    pausing: Pausing | None = None
     try:
         require_current(database)
-        app = build_app(build_context(config, database))
+        pausing = build_pausing(config, database, ToThread(), utc_now)
+        app = build_app(build_context(config, database,
+                                      pausing=pausing.service if pausing else None))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.web.host, port or config.web.port)
@@ -93,4 +101,6 @@ async def serve_web(config: Config, *, stop: asyncio.Event | None = None,
             log.info("web_stopped")
         return 0
     finally:
+        if pausing is not None:
+            await pausing.close()
         database.dispose()
