@@ -246,3 +246,32 @@ def test_a_forgotten_pause_resumes_by_itself(callrec_short: Callrec, phones: Pho
     after = segment(recording, silence[1] + 100, silence[1] + 3000, tmp_path / "after.wav")
     assert_tones(after, present=[A_HZ, AGENT_HZ], absent=[B_HZ, NOBODY_HZ])
 
+
+
+def test_dialplan_hook_pauses_around_an_ivr_step(
+        start_callrec: Callable[..., Callrec], phones: Phones, agents: Agents,
+        tmp_path: Path) -> None:
+    callrec = start_callrec(
+        f"sqlite:///{tmp_path / 'state' / 'callrec.db'}",
+        lambda text: text.replace('queue_context = "callrec-queue"',
+                                  'queue_context = "callrec-queue-ivr"'))
+    notice = notice_seconds("fi")
+    # After the notice the IVR step reads digits with the recording paused: the caller
+    # sends B meanwhile and keys 4# at 4 s; then the queue, agent1 and A again.
+    caller_tone = tone_file(tmp_path / "caller.wav", [(A_HZ, notice + 1.5), (B_HZ, 2),
+                                                      (A_HZ, 60)])
+    caller = steps(CALLER_PARTIES, ("pause", round((notice + 4) * 1000)), ("dtmf", "4#"),
+                   ("pause", 6000))
+    result = phones.call("0201234500", caller_tone, caller, 60).wait()
+    assert result.message is None, result.message
+    row = callrec.one_finished_row()
+    assert row.agent == "agent1"
+    (pause,) = pauses_of(callrec, row.id)
+    assert (pause.paused_by, pause.method, pause.resumed_by, pause.resume_method) == (
+        "dialplan", PauseMethod.AUTOMATIC, "dialplan", PauseMethod.AUTOMATIC)
+    assert pause.end_offset_ms is not None and pause.start_offset_ms < 500
+    recording = callrec.recording(row)
+    (silence,) = silent_spans(recording)
+    assert abs(silence[0] - pause.start_offset_ms) <= 100, (silence, pause)
+    assert abs(silence[1] - pause.end_offset_ms) <= 100, (silence, pause)
+    assert_tones(recording, present=[A_HZ, AGENT_HZ], absent=[B_HZ, NOBODY_HZ])
