@@ -18,6 +18,7 @@ from callrec.calls.ari.events import EventStream
 from callrec.calls.ari.telephony import AriTelephony
 from callrec.calls.ari.transport import HttpTransport, SocketTransport
 from callrec.calls.database_thread import DatabaseThread, ThreadedHistory, ThreadedObjections
+from callrec.calls.pausing import PauseHooks, build_pausing, end_due_forever
 from callrec.calls.service import SWEEP_SECONDS, CallService
 from callrec.config import Config
 from callrec.domain.callflow import CallFlow, CallFlowSettings
@@ -68,8 +69,10 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
                             telephony, history, recordings,
                             ThreadedObjections(SqlRights(database), database_thread), clock)
             service = CallService(flow, telephony, history, sweep_seconds)
+            pausing = build_pausing(config, database, database_thread, clock)
+            hooks = PauseHooks(pausing.service, flow.calls) if pausing else None
             agi = AgiServer(config.agi.host, config.agi.port, service.agent_connected,
-                            service.call_ended)
+                            service.call_ended, hooks.report if hooks else None)
             events = EventStream(http, transport, config.ari.app,
                                  lambda event: service.happened(telephony.event_of(event)),
                                  service.on_connected)
@@ -79,11 +82,18 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now,
             leftovers = sealing_leftovers(recordings,
                                           LocalRecordings(config.recordings.local_dir),
                                           SqlContactHistory(database), clock)
+            auto_resume = (asyncio.create_task(end_due_forever(pausing.service),
+                                               name="pause-auto-resume") if pausing else None)
             try:
                 async with service.running(), leftovers:
                     return await _run_until_stopped(events, service, stop)
             finally:
                 await agi.close()
+                if auto_resume is not None and pausing is not None:
+                    auto_resume.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await auto_resume
+                    await pausing.close()
     finally:
         database_thread.close()
         closing_recordings.close()

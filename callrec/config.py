@@ -16,6 +16,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from callrec.config_pause import (
+    AMI_KEYS,
+    PAUSE_KEYS,
+    AmiConfig,
+    PauseConfig,
+    parse_ami,
+    parse_pause,
+)
 from callrec.config_reader import LANGUAGES, SAFE_NAME, TomlReader, reject_unknown
 from callrec.crypto.settings import KEYS as ENCRYPTION_KEYS
 from callrec.crypto.settings import EncryptionSettings, parse_encryption
@@ -32,6 +40,8 @@ _LOGIN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$")
 # The keys each top-level table may hold; [services.*] are checked in _parse_services.
 _SECTION_KEYS = {
     "ari": {"url", "username", "password", "app", "requests"},
+    "ami": AMI_KEYS,
+    "pause": PAUSE_KEYS,
     "agi": {"host", "port"},
     "database": {"url"},
     "recordings": {"asterisk_dir", "local_dir", "queue_context", "in_progress_dir",
@@ -127,6 +137,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
+    ami: AmiConfig | None = None       # None: no [ami], recordings cannot be paused
+    pause: PauseConfig = field(default_factory=PauseConfig)
     source: Path | None = field(default=None, compare=False)
 
     def service_for_number(self, dialled: str) -> tuple[ServiceConfig, bool]:
@@ -227,6 +239,8 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
         rights_officers=_parse_officers(reader),
         web=_parse_web(reader),
         encryption=parse_encryption(reader, base_dir, local_dir, database_url),
+        ami=parse_ami(reader),
+        pause=parse_pause(reader),
     )
 
 

@@ -23,6 +23,7 @@ traceback. Python's own errors (ValueError, TypeError...) still mean a bug in ca
     ├── AmiError             talking to Asterisk's manager interface (AMI) failed
     │   ├── AmiConnectionError      no connection, or it broke
     │   ├── AmiCredentialsRejected  the configured AMI username or secret is wrong
+    │   ├── AmiProtocolError        what Asterisk sent is not AMI (or too long to be)
     │   └── AmiActionFailed         Asterisk answered an action with Response: Error
     └── AriError             talking to Asterisk's REST interface failed
         ├── AriConnectionError      no connection, or it broke
@@ -129,6 +130,11 @@ class AmiConnectionError(AmiError):
 
 class AmiCredentialsRejected(AmiError):
     """AMI refused the Login: the configured username or secret is wrong."""
+
+
+class AmiProtocolError(AmiError):
+    """The manager interface sent something that is not AMI: no banner, a line without
+    ``Key: Value``, or a line or message longer than callrec accepts."""
 
 
 class AmiActionFailed(AmiError):

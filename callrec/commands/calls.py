@@ -20,9 +20,11 @@ from callrec.config import load_config
 from callrec.domain.history import CallRecord
 from callrec.domain.numbers import parse_subject_number
 from callrec.errors import InputError
+from callrec.pause.model import Pause, pause_json
 from callrec.storage.db import Database
 from callrec.storage.history_dao import MAX_SEARCH_LIMIT, SqlContactHistory
 from callrec.storage.migrate import require_current
+from callrec.storage.pauses_dao import SqlPauses
 
 DEFAULT_LIMIT = 100
 MAX_CELL_WIDTH = 32
@@ -56,10 +58,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         require_current(database)
         records = SqlContactHistory(database).search(number=number, since=since, limit=limit)
+        # One query for the whole page (batched IN lists), not one per call.
+        pauses = SqlPauses(database).of_calls(r.id for r in records) if args.json else {}
     finally:
         database.dispose()
     if args.json:
-        print(json.dumps([record_to_json(record) for record in records], indent=2))
+        print(json.dumps([record_to_json(record, pauses.get(record.id, []))
+                          for record in records], indent=2))
     elif records:
         print(format_table(records, config.timezone))
     else:
@@ -81,14 +86,18 @@ def parse_limit(text: str) -> int:
     return limit
 
 
-def record_to_json(record: CallRecord) -> dict[str, Any]:
-    """Every stored field; datetimes as ISO 8601 UTC; the caller's name as ``caller_name``."""
+def record_to_json(record: CallRecord, pauses: list[Pause] | None = None) -> dict[str, Any]:
+    """Every stored field; datetimes as ISO 8601 UTC; the caller's name as ``caller_name``;
+    with ``pauses`` given, the recording's pauses, oldest first (the file is silence over
+    each); without, no ``pauses`` key (a caller that did not look them up claims none)."""
     fields = asdict(record)
     fields["caller_name"] = fields.pop("caller_name_raw")
     for key, value in fields.items():
         if isinstance(value, datetime):
             fields[key] = value.astimezone(UTC).isoformat()
     fields["outcome"] = None if record.outcome is None else record.outcome.value
+    if pauses is not None:
+        fields["pauses"] = [pause_json(pause) for pause in pauses]
     return fields
 
 

@@ -32,6 +32,7 @@ class Call:
     handed_over: bool = False
     notice_completed: bool = False
     recording_path: str | None = None
+    recording_started_at: datetime | None = None   # the zero of pause offsets
     agent: str | None = None
     recording_skipped_reason: str | None = None
     # callrec failed mid-call and the dialplan's fail-open path took the caller over.
@@ -50,6 +51,7 @@ class Call:
                    in_stasis, incoming=live, record=record)
         call.notice_completed, call.recording_path = record.notice_completed, record.recording_path
         call.agent, call.recording_skipped_reason = record.agent, record.recording_skipped_reason
+        call.recording_started_at = record.recording_started_at
         call.handed_over = not in_stasis
         return call
 

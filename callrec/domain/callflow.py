@@ -124,8 +124,9 @@ class CallFlow:
         else:
             record = await self._history.find_by_channel(channel_id)
             call_id = record.id if record is not None else None
+        started = call.recording_started_at if call is not None else None
         if call_id is None or not await self._history.agent_connected(
-                call_id, agent, interface, self._clock(), recording_path):
+                call_id, agent, interface, self._clock(), recording_path, started):
             self._log.warning("agent_for_unknown_call", channel_id=channel_id)
             return
         # Debug: call_ended says it again; info is two lines per call (their CPU counts).
@@ -214,6 +215,11 @@ class CallFlow:
         # From here the dialplan reports the end: leaving Stasis is not the end any more.
         call.handed_over = True
         await self._telephony.continue_to_queue(call.channel_id)
+        if recording is not None:
+            # [callrec-queue] starts MixMonitor a few milliseconds after the continue: the
+            # zero of pause offsets (README, "Pausing a recording"), stored with the
+            # agent or at the end.
+            call.recording_started_at = self._clock()
 
     async def _must_not_record(self, record: CallRecord, service: ServiceConfig) -> bool:
         return (service.on_objection == "do_not_record" and record.caller_number is not None
@@ -240,7 +246,8 @@ class CallFlow:
         await self._history.finish_call(call.id, CallEnd(
             ended_at=hangup.at, outcome=outcome, recording=recording,
             end_estimated=hangup.estimated, notice_completed=call.notice_completed,
-            recording_path=call.recording_path))
+            recording_path=call.recording_path,
+            recording_started_at=call.recording_started_at))
         call.record = None  # finalised: a failure after this has no row to close
         self._log.info("call_ended", outcome=outcome.value, agent=call.agent,
                        recorded=recording is not None, estimated=hangup.estimated)

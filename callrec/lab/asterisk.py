@@ -168,6 +168,9 @@ class AsteriskLab:
     ari_username = "callrec"
     # The example password of callrec.example.toml: the lab listens on loopback only.
     ari_password = "callrec-example-password"  # noqa: S105
+    # AMI (manager.conf), for the secure pause; the example secret as well.
+    ami_port, ami_username = 5038, "callrec"
+    ami_password = "callrec-ami-example-password"  # noqa: S105
 
     def __init__(self, project_dir: Path, root: Path | None = None) -> None:
         self.project_dir = project_dir

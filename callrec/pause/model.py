@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from callrec.domain.history import CallRecord
@@ -107,3 +107,16 @@ def offset_ms(call: PausableCall, at: datetime) -> int:
     if call.recording_started_at is None:
         return 0
     return max(0, round((at - call.recording_started_at).total_seconds() * 1000))
+
+
+def pause_json(pause: Pause) -> dict[str, object]:
+    """A pause as the API and ``callrec calls --json`` show it (times in UTC, ISO 8601)."""
+    def iso(moment: datetime | None) -> str | None:
+        return None if moment is None else moment.astimezone(UTC).isoformat()
+
+    return {"started_at": iso(pause.started_at), "ended_at": iso(pause.ended_at),
+            "start_offset_ms": pause.start_offset_ms, "end_offset_ms": pause.end_offset_ms,
+            "paused_by": pause.paused_by, "method": pause.method.value,
+            "resumed_by": pause.resumed_by,
+            "resume_method": pause.resume_method.value if pause.resume_method else None,
+            "auto_resumed": pause.auto_resumed, "expires_at": iso(pause.expires_at)}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from callrec.web import api, login, pages
+from callrec.web import api, login, pages, pause_api
 from callrec.web.context import CONTEXT, WebContext
 from callrec.web.middleware import authenticate, errors, security_headers
 from callrec.web.render import TEMPLATES, environment
@@ -34,6 +34,8 @@ def build_app(context: WebContext) -> web.Application:
     app.router.add_get("/api/calls", api.search_calls)
     app.router.add_get("/api/calls/{call_id}", api.show_call)
     app.router.add_post("/api/calls/{call_id}/listen", api.listen)
+    app.router.add_post("/api/calls/{call_id}/pause", pause_api.pause)
+    app.router.add_post("/api/calls/{call_id}/resume", pause_api.resume)
     app.router.add_get("/api/listen/{token}", api.recording)
     app.router.add_get("/api/access-log", api.access_log)
     app.router.add_get("/api/users", api.users)

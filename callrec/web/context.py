@@ -14,6 +14,7 @@ from aiohttp import web
 from callrec.access.credentials import Passwords, csrf_token
 from callrec.access.grants import Grants
 from callrec.access.roles import Principal
+from callrec.pause.service import PauseService
 from callrec.recordings.files import RecordingFiles
 from callrec.storage.access_log_dao import SqlAccessLog
 from callrec.storage.credentials_dao import SqlCredentials
@@ -48,6 +49,7 @@ class WebContext:
     passwords: Passwords
     grants: Grants
     clock: Callable[[], datetime]
+    pausing: PauseService | None = None    # None: no [ami], recordings cannot be paused
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Database and argon2 work off the event loop: they block."""

@@ -14,13 +14,16 @@ from aiohttp import web
 from callrec.access.credentials import Passwords
 from callrec.access.grants import Grants
 from callrec.access.roles import ObjectionCheck
+from callrec.calls.pausing import Pausing, build_pausing
 from callrec.config import Config
+from callrec.pause.service import PauseService
 from callrec.recordings.configured import recording_files
 from callrec.recordings.files import RecordingFiles
 from callrec.storage.access_log_dao import SqlAccessLog
 from callrec.storage.credentials_dao import SqlCredentials
 from callrec.storage.db import Database
 from callrec.storage.migrate import require_current
+from callrec.storage.pauses_dao import ToThread
 from callrec.storage.rights_dao import SqlRights
 from callrec.storage.scoped_calls_dao import ScopedCalls
 from callrec.storage.users_dao import SqlUsers
@@ -51,7 +54,8 @@ def build_context(config: Config, database: Database, *,
                   has_objected: ObjectionCheck | None = None,
                   passwords: Passwords | None = None,
                   clock: Callable[[], datetime] = utc_now,
-                  recordings: RecordingFiles | None = None) -> WebContext:
+                  recordings: RecordingFiles | None = None,
+                  pausing: PauseService | None = None) -> WebContext:
     """Everything the web app needs; with [encryption] on, ``recordings`` holds the key
     store (the caller closes it: :func:`serve_web` does)."""
     return WebContext(
@@ -64,6 +68,7 @@ def build_context(config: Config, database: Database, *,
         passwords=passwords or Passwords(),
         grants=Grants(clock),
         clock=clock,
+        pausing=pausing,
     )
 
 
@@ -78,11 +83,14 @@ async def serve_web(config: Config, *, stop: asyncio.Event | None = None,
     log = structlog.get_logger("callrec.web")
     database = Database.open(config.database_url)
     closing_recordings = contextlib.ExitStack()
+    pausing: Pausing | None = None
     try:
         require_current(database)
         recordings = recording_files(config)
         closing_recordings.callback(recordings.close)
-        app = build_app(build_context(config, database, recordings=recordings))
+        pausing = build_pausing(config, database, ToThread(), utc_now)
+        app = build_app(build_context(config, database, recordings=recordings,
+                                      pausing=pausing.service if pausing else None))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, config.web.host, port or config.web.port)
@@ -100,5 +108,7 @@ async def serve_web(config: Config, *, stop: asyncio.Event | None = None,
             log.info("web_stopped")
         return 0
     finally:
+        if pausing is not None:
+            await pausing.close()
         closing_recordings.close()
         database.dispose()

@@ -15,8 +15,11 @@ import pytest
 from callrec.cli import main
 from callrec.commands.calls import display_width, terminal_safe
 from callrec.domain.history import CallEnd, Outcome, RecordingFacts
+from callrec.pause.model import PauseEnd, PauseMethod, PauseStart
+from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.migrate import head_revision
+from callrec.storage.pauses_dao import SqlPauses
 from tests.conftest import NewCallFactory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "callrec.example.toml"
@@ -215,3 +218,28 @@ def test_subprocess_json(config_path: Path, history: SqlContactHistory,
 def test_terminal_safe(text: str, shown: str) -> None:
     assert terminal_safe(text) == shown
     assert display_width(terminal_safe(text)) <= 32
+
+
+def test_json_shows_each_calls_pauses_oldest_first(
+        cli: Callable[..., tuple[int, str, str]], history: SqlContactHistory,
+        database: Database, make_call: NewCallFactory) -> None:
+    paused, plain = make_call(), make_call()
+    for call in (paused, plain):
+        history.open_call(call)
+    pauses = SqlPauses(database)
+    at = paused.started_at + timedelta(seconds=40)
+    first = pauses.open_or_renew(PauseStart(paused.id, at, 30_000, "anna", PauseMethod.DTMF,
+                                            at + timedelta(minutes=3)))
+    pauses.close(first.id, PauseEnd(at + timedelta(seconds=12), 42_000, None, None,
+                                    auto_resumed=True))
+    later = at + timedelta(seconds=60)
+    pauses.open_or_renew(PauseStart(paused.id, later, 90_000, "anna", PauseMethod.WEB,
+                                    later + timedelta(minutes=3)))
+    rows = {row["id"]: row for row in run_json(cli)}
+    assert rows[plain.id]["pauses"] == []
+    done, still_open = rows[paused.id]["pauses"]
+    assert (done["start_offset_ms"], done["end_offset_ms"], done["method"],
+            done["auto_resumed"], done["resumed_by"]) == (30_000, 42_000, "dtmf", True, None)
+    assert ISO_UTC.match(done["started_at"]) and ISO_UTC.match(done["ended_at"])
+    assert (still_open["method"], still_open["ended_at"], still_open["end_offset_ms"]) == (
+        "web", None, None)

@@ -34,11 +34,14 @@ class MemoryHistory:
         self._update(call_id, recording_skipped_reason=reason)
 
     async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                              at: datetime, recording_path: str | None = None) -> bool:
+                              at: datetime, recording_path: str | None = None,
+                              recording_started_at: datetime | None = None) -> bool:
         if call_id not in self.rows:
             return False
         if recording_path is not None and self.rows[call_id].ended_at is None:
             self._update(call_id, notice_completed=True, recording_path=recording_path)
+        if recording_started_at is not None:
+            self._update(call_id, recording_started_at=recording_started_at)
         if self.rows[call_id].agent is None:
             self._update(call_id, agent=agent, agent_interface=agent_interface, answered_at=at)
         return True
@@ -51,6 +54,8 @@ class MemoryHistory:
             self._update(call_id, notice_completed=True)
         if end.recording_path is not None:
             self._update(call_id, recording_path=end.recording_path)
+        if end.recording_started_at is not None:
+            self._update(call_id, recording_started_at=end.recording_started_at)
         self._update(call_id, ended_at=end.ended_at, outcome=end.outcome,
                      end_estimated=end.end_estimated,
                      recording_bytes=facts.bytes if facts else None,

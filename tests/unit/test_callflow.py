@@ -120,6 +120,9 @@ async def test_answered_call_is_noticed_queued_recorded_and_finalised(config: Co
                                                              "PJSIP/agent2")
     assert (row.recording_path, row.recording_bytes, row.recording_sha256) == (
         relative, 64044, "ab" * 32)
+    # The zero of pause offsets: the hand-over, when [callrec-queue] starts MixMonitor.
+    assert row.recording_started_at is not None
+    assert row.started_at <= row.recording_started_at <= row.answered_at
 
 
 async def test_hangup_during_notice_keeps_a_row_and_no_recording(config: Config) -> None:
@@ -340,10 +343,11 @@ async def test_hangup_while_the_agent_is_being_written_still_counts_as_answered(
             self.release = asyncio.Event()
 
         async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                                  at: datetime, recording_path: str | None = None) -> bool:
+                                  at: datetime, recording_path: str | None = None,
+                                  recording_started_at: datetime | None = None) -> bool:
             await self.release.wait()
             return await super().agent_connected(call_id, agent, agent_interface, at,
-                                                 recording_path)
+                                                 recording_path, recording_started_at)
 
     history, telephony = SlowAgentWrite(), ScriptedTelephony()
     flow = make_flow(config, telephony, history, MemoryRecordings(), Clock())
@@ -375,10 +379,11 @@ class CountingWrites(MemoryHistory):
         await super().queued_unrecorded(call_id, reason)
 
     async def agent_connected(self, call_id: str, agent: str, agent_interface: str,
-                              at: datetime, recording_path: str | None = None) -> bool:
+                              at: datetime, recording_path: str | None = None,
+                              recording_started_at: datetime | None = None) -> bool:
         self.writes.append("agent")
         return await super().agent_connected(call_id, agent, agent_interface, at,
-                                             recording_path)
+                                             recording_path, recording_started_at)
 
     async def finish_call(self, call_id: str, end: CallEnd) -> None:
         self.writes.append("finish")
@@ -406,3 +411,4 @@ async def test_a_call_costs_two_or_three_history_writes(
     assert history.writes == writes
     row = history.rows[row.id]
     assert row.notice_completed and row.recording_path == f"2026/11/24/{row.id}.wav"
+    assert row.recording_started_at is not None   # with the agent or at the end

@@ -83,6 +83,14 @@ BAD_CASES = [
     ("bad agi host", 'end of the call).\nhost = "127.0.0.1"',
      'end of the call).\nhost = "a/b|c"',
      "agi.host"),
+    ("ami off loopback", 'host = "127.0.0.1"\nport = 5038', 'host = "192.0.2.1"\nport = 5038',
+     "ami.host"),
+    ("ami password missing", 'password = "callrec-ami-example-password"', "",
+     "ami.password"),
+    ("ami port out of range", "port = 5038", "port = 0", "ami.port"),
+    ("pause max zero", "max_minutes = 3", "max_minutes = 0", "pause.max_minutes"),
+    ("pause max text", "max_minutes = 3", 'max_minutes = "3"', "pause.max_minutes"),
+    ("unknown pause key", "max_minutes = 3", "max_minutes = 3\ncolour = 1", "pause.colour"),
 ]
 
 
@@ -190,3 +198,21 @@ def test_bad_rights_config_names_the_key(tmp_path: Path, old: str, new: str, key
     with pytest.raises(ConfigError) as caught:
         load_config(write_variant(tmp_path, old, new))
     assert caught.value.key == key
+
+
+def test_ami_and_pause_sections(tmp_path: Path) -> None:
+    config = load_config(EXAMPLE)
+    assert config.ami is not None
+    assert (config.ami.host, config.ami.port, config.ami.username) == (
+        "127.0.0.1", 5038, "callrec")
+    assert config.pause.max_duration.total_seconds() == 180
+    short = load_config(write_variant(tmp_path, "max_minutes = 3", "max_minutes = 0.1"))
+    assert short.pause.max_duration.total_seconds() == pytest.approx(6)
+
+
+def test_without_an_ami_section_pausing_is_off(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    start, end = text.index("[ami]"), text.index("[pause]")
+    path = tmp_path / "callrec.toml"
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    assert load_config(path).ami is None

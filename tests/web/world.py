@@ -19,9 +19,12 @@ from callrec.access.credentials import Passwords, new_api_token, secret_hash
 from callrec.access.roles import Role
 from callrec.config import Config, parse_config
 from callrec.domain.history import CallEnd, NewCall, Outcome, RecordingFacts
+from callrec.pause.service import PauseService
+from callrec.storage.access_log_dao import SqlAccessLog
 from callrec.storage.credentials_dao import SqlCredentials
 from callrec.storage.db import Database
 from callrec.storage.history_dao import SqlContactHistory
+from callrec.storage.pauses_dao import AsyncAccessLog, AsyncPauses, SqlPauses, ToThread
 from callrec.storage.tables import CallRow
 from callrec.storage.users_dao import SqlUsers
 from callrec.web.context import WebContext
@@ -50,6 +53,23 @@ class Clock:
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+
+class Muter:
+    """The pause's RecordingMuter without Asterisk: which channels are muted now, and
+    every mute/unmute asked (the lab tests use the real AMI)."""
+
+    def __init__(self) -> None:
+        self.muted: set[str] = set()
+        self.asked: list[tuple[str, str]] = []
+
+    async def mute(self, channel_id: str) -> None:
+        self.asked.append(("mute", channel_id))
+        self.muted.add(channel_id)
+
+    async def unmute(self, channel_id: str) -> None:
+        self.asked.append(("unmute", channel_id))
+        self.muted.discard(channel_id)
 
 
 def fast_passwords() -> Passwords:
@@ -83,6 +103,7 @@ class World:
     calls: dict[str, str] = field(default_factory=dict)     # label -> call id
     tokens: dict[str, str] = field(default_factory=dict)    # username -> API token
     objectors: set[str] = field(default_factory=set)
+    muter: Muter = field(default_factory=Muter)
 
     def add_call(self, label: str, make_call: Callable[..., NewCall], agent: str | None,
                  queue: str, recorded: bool = True, **overrides: Any) -> str:
@@ -116,9 +137,12 @@ def build_world(tmp_path: Path, database: Database, database_url: str,
     clock = Clock()
     config = test_config(tmp_path, database_url, **web)
     objectors: set[str] = {OBJECTOR}
+    muter = Muter()
+    pausing = PauseService(AsyncPauses(SqlPauses(database), ToThread()), muter,
+                           AsyncAccessLog(SqlAccessLog(database), ToThread()), clock)
     context = build_context(config, database, has_objected=objectors.__contains__,
-                            passwords=fast_passwords(), clock=clock)
-    world = World(config, database, context, clock, objectors=objectors)
+                            passwords=fast_passwords(), clock=clock, pausing=pausing)
+    world = World(config, database, context, clock, objectors=objectors, muter=muter)
     users = SqlUsers(database)
     credentials = SqlCredentials(database)
     password_hash = context.passwords.hash(PASSWORD)
