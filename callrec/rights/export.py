@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callrec.domain.history import CallRecord
+from callrec.pause.model import Pause
 from callrec.rights.model import Correction, RightsRequest
 
 SCHEMA = "callrec-export-manifest"
@@ -49,7 +50,8 @@ def recording_status(call: CallRecord, bundled: BundledRecording | None) -> str:
 
 def manifest(request: RightsRequest, calls: Sequence[CallRecord],
              corrections: Sequence[Correction], recordings: Mapping[str, BundledRecording],
-             objected: bool) -> dict[str, Any]:
+             objected: bool,
+             pauses: Mapping[str, Sequence[Pause]] | None = None) -> dict[str, Any]:
     by_call: dict[str, list[Correction]] = {}
     for correction in sorted(corrections, key=lambda c: (c.corrected_at, c.id)):
         by_call.setdefault(correction.call_id, []).append(correction)
@@ -61,7 +63,8 @@ def manifest(request: RightsRequest, calls: Sequence[CallRecord],
         "request_kind": request.kind.value,
         "generated_at": _iso(request.received_at),
         "objected": objected,
-        "calls": [_call_entry(call, recordings.get(call.id), by_call.get(call.id, []))
+        "calls": [_call_entry(call, recordings.get(call.id), by_call.get(call.id, []),
+                              (pauses or {}).get(call.id, ()))
                   for call in sorted(calls, key=lambda c: (c.started_at, c.id))],
     }
 
@@ -71,7 +74,7 @@ def manifest_bytes(document: Mapping[str, Any]) -> bytes:
 
 
 def _call_entry(call: CallRecord, bundled: BundledRecording | None,
-                corrections: Sequence[Correction]) -> dict[str, Any]:
+                corrections: Sequence[Correction], pauses: Sequence[Pause]) -> dict[str, Any]:
     fields = {key: _plain(value) for key, value in asdict(call).items()}
     fields["caller_name"] = fields.pop("caller_name_raw")
     fields["restricted"] = call.restricted_at is not None
@@ -83,6 +86,15 @@ def _call_entry(call: CallRecord, bundled: BundledRecording | None,
          "reason": c.reason, "request_reference": c.request_reference,
          "corrected_at": _iso(c.corrected_at)}
         for c in corrections]
+    # The spans of the recording that hold silence on purpose, and who asked for them.
+    fields["pauses"] = [
+        {"started_at": _iso(p.started_at), "ended_at": None if p.ended_at is None
+         else _iso(p.ended_at), "start_offset_ms": p.start_offset_ms,
+         "end_offset_ms": p.end_offset_ms, "paused_by": p.paused_by,
+         "method": p.method.value, "resumed_by": p.resumed_by,
+         "resume_method": None if p.resume_method is None else p.resume_method.value,
+         "auto_resumed": p.auto_resumed}
+        for p in sorted(pauses, key=lambda p: (p.started_at, p.id))]
     return fields
 
 

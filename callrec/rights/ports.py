@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from callrec.domain.history import CallRecord
+from callrec.pause.model import Pause
 from callrec.rights.model import Correction, RightsRequest, Tombstone
 
 
@@ -81,6 +82,9 @@ class RightsStore(Protocol):
     def call(self, call_id: str) -> CallRecord | None: ...
 
     def corrections(self, call_ids: Sequence[str]) -> list[Correction]: ...
+
+    def pauses(self, call_ids: Sequence[str]) -> dict[str, list[Pause]]:
+        """The recording pauses of these calls, oldest first; calls without are absent."""
 
     def request(self, reference: str) -> RightsRequest | None: ...
 

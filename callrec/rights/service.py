@@ -154,8 +154,10 @@ class RightsService:
                                "a data-protection officer (config rights.officers) may "
                                "export them")
         found = self._recordings(calls)
-        document = contents.manifest(request, calls, self.store.corrections(
-            [call.id for call in calls]), found.bundled, self.store.has_objected(number))
+        ids = [call.id for call in calls]
+        document = contents.manifest(request, calls, self.store.corrections(ids),
+                                     found.bundled, self.store.has_objected(number),
+                                     self.store.pauses(ids))
         texts = {contents.MANIFEST: contents.manifest_bytes(document),
                  contents.SUMMARY: contents.summary(document, self.zone)}
         bundle.write(texts, found.copies, self.archive)

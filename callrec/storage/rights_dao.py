@@ -14,6 +14,7 @@ from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.orm import Session
 
 from callrec.domain.history import CallRecord
+from callrec.pause.model import Pause
 from callrec.rights.model import (
     ERASED_SUBJECT,
     Correction,
@@ -33,6 +34,7 @@ from callrec.rights.ports import (
 from callrec.storage.audit_dao import SqlAuditLog
 from callrec.storage.db import Database
 from callrec.storage.history_dao import to_record
+from callrec.storage.pauses_dao import SqlPauses
 from callrec.storage.tables import (
     CallRow,
     CorrectionRow,
@@ -69,6 +71,9 @@ class SqlRights:
                  .order_by(CorrectionRow.corrected_at, CorrectionRow.id))
         with self._database.session() as session:
             return [_correction(row) for row in session.scalars(query)]
+
+    def pauses(self, call_ids: Sequence[str]) -> dict[str, list[Pause]]:
+        return SqlPauses(self._database).of_calls(call_ids)
 
     def request(self, reference: str) -> RightsRequest | None:
         with self._database.session() as session:

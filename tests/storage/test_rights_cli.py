@@ -354,3 +354,28 @@ def test_restriction_and_open_requests_block_the_purge(
     cli("rights", "close", "--request", "ACC-P", "--outcome", "answered by letter")
     assert purge_and_see() == {restricted.id: False, requested.id: False,
                                unprotected.id: False}
+
+
+def test_export_carries_each_calls_recording_pauses(cli: Cli, seeder: Seeder,
+                                                    database: Database, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from callrec.pause.model import PauseEnd, PauseMethod, PauseStart
+    from callrec.storage.pauses_dao import SqlPauses
+
+    paused, plain = seeder.call(), seeder.call()
+    pauses = SqlPauses(database)
+    at = paused.started_at + timedelta(seconds=12)
+    opened = pauses.open_or_renew(PauseStart(paused.id, at, 4_000, "Anna", PauseMethod.DTMF,
+                                             at + timedelta(minutes=3)))
+    pauses.close(opened.id, PauseEnd(at + timedelta(seconds=9), 13_000, "Anna",
+                                     PauseMethod.DTMF, auto_resumed=False))
+    manifest = json.loads(export(cli, tmp_path / "bundle.zip").read("manifest.json"))
+    by_id = {entry["id"]: entry for entry in manifest["calls"]}
+    assert by_id[plain.id]["pauses"] == []
+    assert by_id[paused.id]["pauses"] == [{
+        "started_at": at.isoformat(),
+        "ended_at": (at + timedelta(seconds=9)).isoformat(),
+        "start_offset_ms": 4_000, "end_offset_ms": 13_000, "paused_by": "Anna",
+        "method": "dtmf", "resumed_by": "Anna", "resume_method": "dtmf",
+        "auto_resumed": False}]

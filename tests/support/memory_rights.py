@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from callrec.domain.history import CallRecord
 from callrec.errors import RecordingError
+from callrec.pause.model import Pause
 from callrec.rights.model import Correction, RightsRequest, Tombstone
 from callrec.rights.ports import (
     Change,
@@ -74,6 +75,7 @@ class MemoryRights:
     def __init__(self, calls: Sequence[CallRecord]) -> None:
         self.calls = list(calls)
         self.registered: dict[str, RightsRequest] = {}
+        self.paused: dict[str, list[Pause]] = {}
         self.entries: list[Entry] = []
         self.objected: set[str] = set()
 
@@ -86,6 +88,9 @@ class MemoryRights:
 
     def corrections(self, call_ids: Sequence[str]) -> list[Correction]:
         return []
+
+    def pauses(self, call_ids: Sequence[str]) -> dict[str, list[Pause]]:
+        return {call_id: self.paused[call_id] for call_id in call_ids if call_id in self.paused}
 
     def request(self, reference: str) -> RightsRequest | None:
         return self.registered.get(reference)

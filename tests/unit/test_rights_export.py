@@ -17,6 +17,7 @@ import pytest
 
 from callrec.domain.history import CallRecord, Outcome
 from callrec.errors import AccessDenied, InputError, RecordingError
+from callrec.pause.model import Pause, PauseMethod
 from callrec.recordings.files import RecordingFiles
 from callrec.rights import bundle, export
 from callrec.rights.files import LocalRecordingArchive
@@ -237,11 +238,24 @@ def test_manifest_follows_its_documented_schema() -> None:
                                      ended_at=None, caller_number_raw=None)]
     recordings = {"a" * 32: export.BundledRecording("recordings/" + "a" * 32 + ".wav", 3,
                                                     "f" * 64)}
+    at = calls[0].started_at
+    pauses = {"a" * 32: [
+        Pause(2, "a" * 32, at + timedelta(seconds=50), None, 50_000, None, "dialplan",
+              PauseMethod.AUTOMATIC, None, None, False, at + timedelta(minutes=4)),
+        Pause(1, "a" * 32, at, at + timedelta(seconds=9), 1_000, 10_000, "Anna",
+              PauseMethod.DTMF, None, None, True, at + timedelta(minutes=3))]}
     document = json.loads(export.manifest_bytes(
-        export.manifest(REQUEST, calls, [fix], recordings, objected=False)))
+        export.manifest(REQUEST, calls, [fix], recordings, objected=False, pauses=pauses)))
     assert violations(document, schema) == []
+    assert [(p["method"], p["ended_at"]) for p in document["calls"][0]["pauses"]] == [
+        ("dtmf", _iso(at + timedelta(seconds=9))), ("automatic", None)]
+    assert document["calls"][1]["pauses"] == []
     assert schema["properties"]["schema_version"]["const"] == export.SCHEMA_VERSION
     # The checker itself can fail:
     broken = {**document, "schema_version": 2, "extra": 1}
     broken["calls"] = [{**document["calls"][0], "recording": {"file": "../x"}}]
     assert len(violations(broken, schema)) >= 4
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
