@@ -11,8 +11,10 @@ from sqlalchemy import Select, false, select
 
 from callrec.access.roles import CallFilters, CallScope, ObjectionCheck, in_scope
 from callrec.domain.history import CallRecord
+from callrec.pause.model import Pause
 from callrec.storage.db import Database
 from callrec.storage.history_dao import to_record
+from callrec.storage.pauses_dao import SqlPauses
 from callrec.storage.tables import CallRow
 
 # Objected calls are dropped after the query; fetch more than asked so one round is enough
@@ -25,6 +27,10 @@ class ScopedCalls:
     def __init__(self, database: Database, has_objected: ObjectionCheck) -> None:
         self._database = database
         self._has_objected = has_objected
+
+    def pauses(self, call_id: str) -> list[Pause]:
+        """The recording pauses of a call already found in scope (:meth:`get`)."""
+        return SqlPauses(self._database).of_calls([call_id]).get(call_id, [])
 
     def get(self, scope: CallScope, call_id: str) -> CallRecord | None:
         """The call if it exists and is in scope; None in every other case, alike."""

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from callrec.access.roles import Purpose, scope_for
+from callrec.access.roles import Principal, Purpose, scope_for
+from callrec.domain.history import CallRecord
 from callrec.errors import InputError
+from callrec.pause.model import PausableCall, Pause
+from callrec.pause.rules import Actor, PauseAction, may
 from callrec.web import params
 from callrec.web.api import hearer, recording_file, visible_call
-from callrec.web.context import auth_of, context_of
+from callrec.web.context import WebContext, auth_of, context_of
 from callrec.web.login import redirect
 from callrec.web.middleware import require
 from callrec.web.render import page
@@ -49,7 +52,23 @@ async def call(request: web.Request) -> web.StreamResponse:
     context = context_of(request)
     record = await visible_call(request, principal, request.match_info["call_id"])
     playable = await context.run(recording_file, context, record) is not None
-    return page(request, "call.html", record=record, playable=playable, purposes=PURPOSES)
+    pauses = await context.run(context.calls.pauses, record.id)
+    return page(request, "call.html", record=record, playable=playable, purposes=PURPOSES,
+                pauses=pauses, live=live_controls(context, principal, record, pauses))
+
+
+def live_controls(context: WebContext, principal: Principal, record: CallRecord,
+                  pauses: list[Pause]) -> dict[str, bool] | None:
+    """What the live-call card offers this user: pause (the agent who answered), resume
+    (that agent, or a supervisor of the queue); None when it offers nothing."""
+    if context.pausing is None or record.ended_at is not None \
+            or record.recording_started_at is None:
+        return None
+    call, actor = PausableCall.of_record(record), Actor.of_principal(principal)
+    offers = {"pause": may(actor, PauseAction.PAUSE, call),
+              "resume": may(actor, PauseAction.RESUME, call),
+              "paused": any(pause.is_open for pause in pauses)}
+    return offers if offers["pause"] or offers["resume"] else None
 
 
 async def users(request: web.Request) -> web.StreamResponse:

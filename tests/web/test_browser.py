@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from callrec.access.roles import CallScope
 from callrec.cli import main
+from callrec.domain.history import NewCall
+from callrec.pause.model import PauseEnd, PauseMethod, PauseStart
+from callrec.storage.history_dao import SqlContactHistory
+from callrec.storage.pauses_dao import SqlPauses
 from tests.web.live import live_server
 from tests.web.world import PASSWORD, World, write_config_file
 
@@ -124,3 +130,64 @@ def test_an_agent_plays_a_call_and_the_listen_is_logged(
         assert browser.find_elements(By.ID, "player") == []
         browser.save_screenshot(str(SCREENSHOTS / "callrec-browser-agent2-not-found.png"))
     assert len(world.context.access_log.entries()) == 1
+
+
+def test_the_agent_pauses_and_resumes_their_live_call_from_its_page(
+        browser: webdriver.Chrome, world: World,
+        make_call: Callable[..., NewCall]) -> None:
+    """The live-call card's buttons, then the paused span on the finished call's
+    timeline; the muter is the world's stand-in (test_pause.py mutes a real MixMonitor)."""
+    live = make_call(queue="servicedesk", service="servicedesk",
+                     started_at=world.clock() - timedelta(seconds=30))
+    history = SqlContactHistory(world.database)
+    history.open_call(live)
+    history.agent_connected(live.id, "agent1", "PJSIP/agent1", world.clock(),
+                            f"{live.started_at:%Y/%m/%d}/{live.id}.wav",
+                            world.clock() - timedelta(seconds=20))
+    with live_server(world.context) as url:
+        log_in(browser, url, "sup")
+        browser.get(f"{url}/calls/{live.id}")
+        assert browser.find_elements(By.ID, "pause-button") == []   # may only resume
+        log_in(browser, url, "agent1")
+        browser.get(f"{url}/calls/{live.id}")
+        assert browser.find_element(By.ID, "recording-state").text == "Recording"
+        browser.find_element(By.ID, "pause-button").click()
+        WebDriverWait(browser, WAIT).until(expected_conditions.text_to_be_present_in_element(
+            (By.ID, "recording-state"), "Recording paused"))
+        assert world.muter.muted == {live.channel_id}
+        assert not browser.find_element(By.ID, "pause-button").is_displayed()
+        browser.find_element(By.ID, "resume-button").click()
+        WebDriverWait(browser, WAIT).until(expected_conditions.text_to_be_present_in_element(
+            (By.ID, "pause-status"), "Recording again"))
+        assert world.muter.muted == set()
+        browser.save_screenshot(str(SCREENSHOTS / "callrec-browser-live-call.png"))
+        browser.get(f"{url}/calls/{live.id}")
+        [item] = browser.find_element(By.ID, "pause-list").find_elements(By.TAG_NAME, "li")
+        assert "paused by agent1 (web)" in item.text and "resumed by agent1" in item.text
+
+
+def test_a_finished_calls_paused_span_is_marked_on_its_timeline(
+        browser: webdriver.Chrome, world: World) -> None:
+    call_id = world.calls["agent1"]
+    record = world.context.calls.get(world_scope(), call_id)
+    assert record is not None and record.recording_seconds
+    total_ms = round(record.recording_seconds * 1000)
+    pauses = SqlPauses(world.database)
+    at = record.started_at + timedelta(seconds=5)
+    opened = pauses.open_or_renew(PauseStart(call_id, at, total_ms // 4, "agent1",
+                                             PauseMethod.DTMF, at + timedelta(minutes=3)))
+    pauses.close(opened.id, PauseEnd(at, total_ms // 2, None, None, auto_resumed=True))
+    with live_server(world.context) as url:
+        log_in(browser, url, "agent1")
+        browser.get(f"{url}/calls/{call_id}")
+        span = browser.find_element(By.CSS_SELECTOR, "#pause-timeline .timeline-pause")
+        left = browser.execute_script("return arguments[0].style.left;", span)
+        width = browser.execute_script("return arguments[0].style.width;", span)
+        assert (float(left.rstrip("%")), float(width.rstrip("%"))) == pytest.approx(
+            (25.0, 25.0), abs=0.2)
+        assert "resumed by itself" in browser.find_element(By.ID, "pause-list").text
+        browser.save_screenshot(str(SCREENSHOTS / "callrec-browser-paused-span.png"))
+
+
+def world_scope() -> CallScope:
+    return CallScope()      # every call

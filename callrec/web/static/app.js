@@ -81,3 +81,50 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// The paused spans on the timeline bar, and the live call's pause and resume buttons.
+document.addEventListener("DOMContentLoaded", () => {
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const timeline = document.getElementById("pause-timeline");
+  if (timeline) {
+    const total = Number(timeline.dataset.totalMs) || 0;
+    for (const span of timeline.querySelectorAll(".timeline-pause")) {
+      const start = Number(span.dataset.startMs);
+      const end = span.dataset.endMs === "" ? total : Number(span.dataset.endMs);
+      const length = Math.max(total, end, 1);
+      span.style.left = `${(100 * start) / length}%`;
+      span.style.width = `${Math.max(0.5, (100 * (end - start)) / length)}%`;
+    }
+  }
+
+  const card = document.getElementById("live-call");
+  if (!card) { return; }
+  const pause = document.getElementById("pause-button");
+  const resume = document.getElementById("resume-button");
+  const state = document.getElementById("recording-state");
+  const status = document.getElementById("pause-status");
+  const show = (paused) => {
+    card.dataset.paused = String(paused);
+    state.textContent = paused ? "Recording paused" : "Recording";
+    if (pause) { pause.hidden = paused; }
+    if (resume) { resume.hidden = !paused; }
+  };
+  const act = async (what) => {
+    const response = await fetch(`/api/calls/${card.dataset.callId}/${what}`, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: "{}",
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      status.textContent = `Could not ${what}: ${body.error || response.status}`;
+      status.classList.add("error");
+      return;
+    }
+    status.classList.remove("error");
+    status.textContent = body.paused ? "Paused: nothing reaches the recording." : "Recording again.";
+    show(Boolean(body.paused));
+  };
+  if (pause) { pause.addEventListener("click", () => act("pause")); }
+  if (resume) { resume.addEventListener("click", () => act("resume")); }
+});
