@@ -31,6 +31,8 @@ from tests.support.audio import assert_tones
 
 # The recorded-call tests' fixtures: callrec as an admin runs it, against the lab.
 start_callrec, callrec_sqlite = recorded.start_callrec, recorded.callrec_sqlite
+# On each database backend (an SQLite file, the real PostgreSQL), for the main proof.
+callrec = recorded.callrec
 A_HZ, B_HZ, AGENT_HZ, NOBODY_HZ = 440.0, 2500.0, 1000.0, 1500.0
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 SILENT = 1e-4          # |sample| below this is MixMonitor's digital silence
@@ -176,7 +178,7 @@ def callrec_short(start_callrec: Callable[..., Callrec], tmp_path: Path) -> Call
 
 
 def test_agent_pause_keeps_tone_b_out_and_the_timeline(
-        callrec_sqlite: Callrec, phones: Phones, tmp_path: Path) -> None:
+        callrec: Callrec, phones: Phones, tmp_path: Path) -> None:
     notice = notice_seconds("fi")
     # The agent is rung as the notice ends: pause ~2.5 s and resume ~8.5 s after that; B
     # plays from 4 s to 6.5 s after the notice, well inside the pause.
@@ -188,13 +190,13 @@ def test_agent_pause_keeps_tone_b_out_and_the_timeline(
     caller = steps(CALLER_PARTIES, ("pause", talk_ms))
     result = phones.call("0201234500", caller_tone, caller, 60).wait()
     assert result.message is None, result.message
-    row = callrec_sqlite.one_finished_row()
+    row = callrec.one_finished_row()
     assert row.agent == "agent1"
-    (pause,) = pauses_of(callrec_sqlite, row.id)
+    (pause,) = pauses_of(callrec, row.id)
     assert (pause.paused_by, pause.method, pause.resumed_by, pause.resume_method) == (
         "agent1", PauseMethod.DTMF, "agent1", PauseMethod.DTMF)
     assert not pause.auto_resumed and pause.end_offset_ms is not None
-    recording = callrec_sqlite.recording(row)
+    recording = callrec.recording(row)
 
     (silence,) = silent_spans(recording)
     assert abs(silence[0] - pause.start_offset_ms) <= 100, (silence, pause)
