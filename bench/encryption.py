@@ -52,7 +52,7 @@ from callrec.crypto.stream import (
     read_header,
     seal_stream,
 )
-from callrec.crypto.vault import RecordingVault
+from callrec.crypto.vault import RecordingVault, fsync_directory
 
 RATE = 8000
 AUDIO_BYTES_PER_SECOND = RATE * 2          # 8 kHz, 16-bit, mono
@@ -209,17 +209,13 @@ def bench_stream(workdir: Path, mib: int, random_reads: int,
 
 # -- 2. sealing a recording in place ------------------------------------------------------
 
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _place(template: Path, path: Path) -> None:
     """The recording as MixMonitor left it, on disk (untimed set-up)."""
     shutil.copyfile(template, path)
+    _fsync_file(path)
+
+
+def _fsync_file(path: Path) -> None:
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -231,13 +227,9 @@ def _plain_copy_in_place(path: Path) -> None:
     """The floor: the vault's write steps without the key store and the cipher."""
     temporary = path.with_name(f".{path.name}.copy")
     shutil.copyfile(path, temporary)
-    descriptor = os.open(temporary, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    _fsync_file(temporary)
     os.replace(temporary, path)
-    _fsync_directory(path.parent)
+    fsync_directory(path.parent)
 
 
 def bench_seal(workdir: Path, seconds_list: list[float], runs: int) -> list[dict[str, Any]]:

@@ -22,10 +22,9 @@ from callrec.access.roles import CallScope
 from callrec.cli import main
 from callrec.domain.history import NewCall
 from callrec.pause.model import PauseEnd, PauseMethod, PauseStart
-from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.pauses_dao import SqlPauses
 from tests.web.live import live_server
-from tests.web.world import PASSWORD, World, write_config_file
+from tests.web.world import PASSWORD, World, open_live_call, write_config_file
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -137,13 +136,7 @@ def test_the_agent_pauses_and_resumes_their_live_call_from_its_page(
         make_call: Callable[..., NewCall]) -> None:
     """The live-call card's buttons, then the paused span on the finished call's
     timeline; the muter is the world's stand-in (test_pause.py mutes a real MixMonitor)."""
-    live = make_call(queue="servicedesk", service="servicedesk",
-                     started_at=world.clock() - timedelta(seconds=30))
-    history = SqlContactHistory(world.database)
-    history.open_call(live)
-    history.agent_connected(live.id, "agent1", "PJSIP/agent1", world.clock(),
-                            f"{live.started_at:%Y/%m/%d}/{live.id}.wav",
-                            world.clock() - timedelta(seconds=20))
+    live = open_live_call(world, make_call)
     with live_server(world.context) as url:
         log_in(browser, url, "sup")
         browser.get(f"{url}/calls/{live.id}")

@@ -5,16 +5,16 @@ a stand-in here; tests/integration/test_pause.py mutes a real MixMonitor over AM
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from callrec.domain.history import NewCall
-from callrec.storage.history_dao import SqlContactHistory
 from callrec.storage.pauses_dao import SqlPauses
-from tests.web.world import World
+from tests.web.world import World, open_live_call
 
+Client = TestClient[web.Request, web.Application]
 
 def bearer(world: World, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {world.tokens[username]}"}
@@ -22,19 +22,11 @@ def bearer(world: World, username: str) -> dict[str, str]:
 
 @pytest.fixture
 def live(world: World, make_call: Callable[..., NewCall]) -> NewCall:
-    """agent1 is on this servicedesk call now; its recording started 20 s ago."""
-    call = make_call(queue="servicedesk", service="servicedesk",
-                     started_at=world.clock() - timedelta(seconds=30))
-    history = SqlContactHistory(world.database)
-    history.open_call(call)
-    history.agent_connected(call.id, "agent1", "PJSIP/agent1", world.clock(),
-                            f"{call.started_at:%Y/%m/%d}/{call.id}.wav",
-                            world.clock() - timedelta(seconds=20))
-    return call
+    return open_live_call(world, make_call)
 
 
 async def test_the_agent_pauses_and_resumes_their_live_call(
-        client: TestClient, world: World, live: NewCall) -> None:
+        client: Client, world: World, live: NewCall) -> None:
     response = await client.post(f"/api/calls/{live.id}/pause", headers=bearer(world, "agent1"))
     assert response.status == 200, await response.text()
     body = await response.json()
@@ -56,7 +48,7 @@ async def test_the_agent_pauses_and_resumes_their_live_call(
 
 
 async def test_another_agent_cannot_see_let_alone_pause_the_call(
-        client: TestClient, world: World, live: NewCall) -> None:
+        client: Client, world: World, live: NewCall) -> None:
     response = await client.post(f"/api/calls/{live.id}/pause", headers=bearer(world, "agent2"))
     assert response.status == 404
     assert world.muter.asked == []
@@ -64,7 +56,7 @@ async def test_another_agent_cannot_see_let_alone_pause_the_call(
 
 
 async def test_a_supervisor_may_resume_but_not_pause(
-        client: TestClient, world: World, live: NewCall) -> None:
+        client: Client, world: World, live: NewCall) -> None:
     response = await client.post(f"/api/calls/{live.id}/pause", headers=bearer(world, "sup"))
     assert response.status == 403
     assert world.muter.asked == []
@@ -78,13 +70,13 @@ async def test_a_supervisor_may_resume_but_not_pause(
 
 @pytest.mark.parametrize("username", ["qa", "maint", "dpo"])
 async def test_other_roles_may_not_pause_a_call_they_can_see(
-        client: TestClient, world: World, live: NewCall, username: str) -> None:
+        client: Client, world: World, live: NewCall, username: str) -> None:
     response = await client.post(f"/api/calls/{live.id}/pause",
                                  headers=bearer(world, username))
     assert response.status == 403 and world.muter.asked == []
 
 
-async def test_the_calls_state_refuses_with_409(client: TestClient, world: World,
+async def test_the_calls_state_refuses_with_409(client: Client, world: World,
                                                 live: NewCall) -> None:
     response = await client.post(f"/api/calls/{live.id}/resume",
                                  headers=bearer(world, "agent1"))

@@ -174,3 +174,15 @@ def write_config_file(tmp_path: Path, database_url: str) -> Path:
     path = tmp_path / "callrec.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def open_live_call(world: World, make_call: Callable[..., NewCall]) -> NewCall:
+    """agent1 is on this servicedesk call now; its recording started 20 s ago."""
+    call = make_call(queue="servicedesk", service="servicedesk",
+                     started_at=world.clock() - timedelta(seconds=30))
+    history = SqlContactHistory(world.database)
+    history.open_call(call)
+    history.agent_connected(call.id, "agent1", "PJSIP/agent1", world.clock(),
+                            f"{call.started_at:%Y/%m/%d}/{call.id}.wav",
+                            world.clock() - timedelta(seconds=20))
+    return call
