@@ -66,6 +66,7 @@ class FakeAri:
         # False plays an Asterisk older than 22.4: requests on the socket go unanswered.
         self.rest_over_websocket = rest_over_websocket
         self.socket_requests: list[tuple[str, str]] = []  # method, uri as sent on the socket
+        self.socket_answered: list[str] = []   # the uris whose RESTResponse went out
         # False plays a dialplan without the hangup handler (or a report that cannot
         # reach callrec): a handed-over caller's end is then never reported.
         self.hangup_handlers = True
@@ -241,6 +242,7 @@ class FakeAri:
         if self.allowed_events is None or "RESTResponse" in self.allowed_events:
             await socket.send_json({"timestamp": _now(), "asterisk_id": ASTERISK_ID,
                                     "application": "callrec", **answer})
+            self.socket_answered.append(uri)
 
     async def _info(self, _: web.Request) -> web.Response:
         return web.json_response({"system": {"entity_id": ASTERISK_ID, "version": "22-fake"}})

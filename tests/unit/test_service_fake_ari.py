@@ -207,6 +207,10 @@ async def hang_up_while_the_events_socket_is_down(config: Config, ari: FakeAri) 
         await settled(ari)
         channel = await ari.new_caller("1700.3", "0401234567", "0201234500")
         await eventually(lambda: channel.continued_to is not None)
+        # The socket goes down after callrec has its answer to `continue` (dropped before,
+        # the request fails and the call takes the fail-over path: another test's case).
+        await eventually(lambda: not ari.rest_over_websocket or any(
+            uri.startswith("channels/1700.3/continue") for uri in ari.socket_answered))
         write_recording(config, channel)
         await ari.drop_sockets()
         await ari.hang_up("1700.3")
