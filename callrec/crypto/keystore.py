@@ -69,6 +69,9 @@ class KeyStore:
         self._path = path
         self._masters = masters
         self._lock = threading.Lock()
+        # The subject-index secret never changes (rotation re-wraps it, same bytes):
+        # unwrapped once, not on every seal.
+        self._index_secret: bytes | None = None
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not path.exists():
@@ -262,14 +265,20 @@ class KeyStore:
         return key
 
     def _ref(self, subject: str) -> str:
+        return hmac.new(self._secret(), subject.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _secret(self) -> bytes:
+        if self._index_secret is not None:
+            return self._index_secret
         with self._read() as db:
             row = db.execute("SELECT master_id, wrapped FROM secrets WHERE name = ?",
                              (_SUBJECT_INDEX,)).fetchone()
         if row is None:
             raise KeyStoreError(f"the key store {self._path} is not initialised: run "
                                 "`callrec keys init`")
-        secret = self._masters.unwrap(row[0], row[1], _secret_context(_SUBJECT_INDEX))
-        return hmac.new(secret, subject.encode("utf-8"), hashlib.sha256).hexdigest()
+        self._index_secret = self._masters.unwrap(row[0], row[1],
+                                                  _secret_context(_SUBJECT_INDEX))
+        return self._index_secret
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

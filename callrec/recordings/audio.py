@@ -11,7 +11,6 @@ is handed out, and never lies decrypted on disk.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import stat
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from callrec.errors import RecordingError
+from callrec.recordings.streams import pieces_size_and_sha256
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -86,12 +86,7 @@ def whole(stream: AudioStream) -> Iterator[bytes]:
 
 def size_and_sha256(stream: AudioStream) -> tuple[int, str]:
     """(bytes, SHA-256 hex) of the plaintext, read through once."""
-    digest = hashlib.sha256()
-    size = 0
-    for piece in whole(stream):
-        digest.update(piece)
-        size += len(piece)
-    return size, digest.hexdigest()
+    return pieces_size_and_sha256(whole(stream))
 
 
 class _AudioRaw(io.RawIOBase):

@@ -179,10 +179,8 @@ class RecordingFiles:
         """Seal the file in place; False if it was sealed already (nothing done)."""
         if self._vault is None:
             raise RecordingError("encryption is not enabled ([encryption] enabled = false)")
-        path = self.local_path(relative_path)
-        if is_sealed(path):
-            return False
-        return self._vault.seal(path, relative_path, subject)
+        # The vault itself finds a sealed file sealed (under its lock): no check here.
+        return self._vault.seal(self.local_path(relative_path), relative_path, subject)
 
     def is_sealed(self, relative_path: str) -> bool:
         return is_sealed(self.local_path(relative_path))

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 CHUNK_BYTES = 1 << 20
@@ -17,9 +17,14 @@ def chunks(stream: BinaryIO) -> Iterator[bytes]:
 
 def size_and_sha256(stream: BinaryIO) -> tuple[int, str]:
     """(bytes, SHA-256 hex) of what the stream holds from here to its end."""
+    return pieces_size_and_sha256(chunks(stream))
+
+
+def pieces_size_and_sha256(pieces: Iterable[bytes]) -> tuple[int, str]:
+    """(bytes, SHA-256 hex) of the pieces, joined."""
     digest = hashlib.sha256()
     size = 0
-    for chunk in chunks(stream):
-        digest.update(chunk)
-        size += len(chunk)
+    for piece in pieces:
+        digest.update(piece)
+        size += len(piece)
     return size, digest.hexdigest()
